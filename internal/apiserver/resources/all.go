@@ -1,3 +1,5 @@
+//go:build skiffall
+
 package resources
 
 // Deps are the stateful services some resources' hooks need.
