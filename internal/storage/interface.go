@@ -35,6 +35,9 @@ var (
 	ErrInvalidContinue = errors.New("storage: invalid continue token")
 	// ErrInvalidObject: an object could not be encoded or decoded.
 	ErrInvalidObject = errors.New("storage: invalid object")
+	// ErrInvalidResourceVersion: a resourceVersion that is not a decimal
+	// revision (the apiserver answers 400 Bad Request).
+	ErrInvalidResourceVersion = errors.New("storage: invalid resource version")
 )
 
 // Preconditions must hold on the stored object for an update or delete.
@@ -95,7 +98,7 @@ type Interface interface {
 	// Create stores obj at key if key is absent and decodes the stored result
 	// (with resourceVersion set) into out. obj's resourceVersion must be empty.
 	Create(ctx context.Context, key string, obj, out runtime.Object) error
-	// Get decodes the object at key into out.
+	// Get decodes the object at key into out (ErrNotFound if absent).
 	Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error
 	// List fills listObj (a *XList) with the objects under key.
 	List(ctx context.Context, key string, opts ListOptions, listObj runtime.Object) error
@@ -112,7 +115,16 @@ type Interface interface {
 	// accepts the current object; out receives the last stored state.
 	Delete(ctx context.Context, key string, out runtime.Object, preconditions *Preconditions,
 		validate func(current runtime.Object) error) error
-	// Watch streams changes under key.
+	// Watch streams changes under key (or of key itself when not
+	// Recursive) in revision order. A put is ADDED or MODIFIED; a delete is
+	// DELETED carrying the last state with the deletion revision. Through a
+	// Predicate, an object that starts to match is ADDED and one that stops
+	// matching is DELETED (its last matching state, with the revision of
+	// the change). A ResourceVersion etcd has not reached is waited for
+	// briefly, then Watch fails with ErrTooLargeResourceVersion; a
+	// compacted one yields one ERROR event (a 410 Expired metav1.Status)
+	// and the channel closes. Stop, or the end of ctx, ends the watch and
+	// closes the channel even if nobody reads it.
 	Watch(ctx context.Context, key string, opts WatchOptions) (watch.Interface, error)
 	// CurrentRevision is etcd's current revision (a consistent read).
 	CurrentRevision(ctx context.Context) (int64, error)

@@ -20,10 +20,11 @@ import (
 
 // Resource describes one REST resource. Nil hooks do nothing.
 //
-// Order of hooks on create: decode → PrepareForCreate → Default → Validate →
-// BeforeCreate → store. On update (PUT and PATCH of the main resource):
-// decode/patch → PrepareForUpdate → Default → ValidateUpdate → BeforeUpdate →
-// store. On status update the same with the Status variants. Objects given
+// Order of hooks on create: decode → Default → PrepareForCreate → Validate →
+// BeforeCreate → store (defaults come first, as upstream defaults while
+// decoding, so PrepareForCreate sees them). On update (PUT and PATCH of the
+// main resource): decode/patch → Default → PrepareForUpdate → ValidateUpdate
+// → BeforeUpdate → store. On status update the same with the Status variants. Objects given
 // to hooks are the caller's own copies; hooks may modify obj, never old.
 type Resource struct {
 	GroupVersion schema.GroupVersion

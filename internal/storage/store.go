@@ -1,0 +1,159 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// StoreConfig configures one resource's Store.
+type StoreConfig struct {
+	// Codec encodes values for etcd and decodes them (see NewCodec).
+	Codec runtime.Codec
+	// NewFunc returns an empty object of the resource (e.g. &corev1.Pod{});
+	// NewListFunc an empty list (e.g. &corev1.PodList{}).
+	NewFunc, NewListFunc func() runtime.Object
+	// TTL, if set, gives the seconds an object lives after each write (0 =
+	// forever). Objects are attached to etcd leases that are shared by
+	// writes within about a minute, so an object may outlive its TTL by up
+	// to a minute. Events use one hour.
+	TTL func(obj runtime.Object) int64
+	// BookmarkInterval is how often a watch with AllowBookmarks sends a
+	// BOOKMARK; default one minute.
+	BookmarkInterval time.Duration
+	// Logger receives the store's few warnings; default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultBookmarkInterval is the BookmarkInterval when none is configured.
+const DefaultBookmarkInterval = time.Minute
+
+// watchBuffer is the capacity of a watch's result channel.
+const watchBuffer = 100
+
+// store is the etcd3 implementation of Interface.
+type store struct {
+	client           *clientv3.Client
+	codec            runtime.Codec
+	newFunc          func() runtime.Object
+	newListFunc      func() runtime.Object
+	ttl              func(runtime.Object) int64
+	leases           *leaseCache
+	progress         *progressRequester
+	bookmarkInterval time.Duration
+	revisionWait     time.Duration
+	log              *slog.Logger
+}
+
+var _ Interface = (*store)(nil)
+
+// NewStore returns the Store of one resource over client. Codec, NewFunc
+// and NewListFunc are required; NewStore panics without them, since that
+// is a programming error in the caller's wiring.
+func NewStore(client *clientv3.Client, cfg StoreConfig) Interface {
+	if client == nil || cfg.Codec == nil || cfg.NewFunc == nil || cfg.NewListFunc == nil {
+		panic("storage.NewStore: client, Codec, NewFunc and NewListFunc are required")
+	}
+	if cfg.BookmarkInterval <= 0 {
+		cfg.BookmarkInterval = DefaultBookmarkInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &store{
+		client:           client,
+		codec:            cfg.Codec,
+		newFunc:          cfg.NewFunc,
+		newListFunc:      cfg.NewListFunc,
+		ttl:              cfg.TTL,
+		leases:           newLeaseCache(client),
+		progress:         newProgressRequester(client, cfg.BookmarkInterval),
+		bookmarkInterval: cfg.BookmarkInterval,
+		revisionWait:     revisionWait,
+		log:              cfg.Logger.With("component", "storage"),
+	}
+}
+
+// Create writes obj at key in a transaction that succeeds only if key has
+// never been created (or was deleted since).
+func (s *store) Create(ctx context.Context, key string, obj, out runtime.Object) error {
+	rv, err := objectResourceVersion(obj)
+	if err != nil {
+		return err
+	}
+	if rv != 0 {
+		return fmt.Errorf("%w: resourceVersion must not be set on create", ErrInvalidObject)
+	}
+	data, err := s.encode(obj)
+	if err != nil {
+		return err
+	}
+	putOpts, err := s.leaseOptions(ctx, obj)
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, string(data), putOpts...)).
+		Commit()
+	if err != nil {
+		return translateError(err, 0)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("%w: %s", ErrAlreadyExists, key)
+	}
+	return s.decode(data, resp.Header.Revision, out)
+}
+
+// Get reads key. "" reads linearizably; "0" may be served by any member
+// (serializable); N needs a state at least as new as N, and waits briefly
+// for it.
+func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error {
+	minRev, err := parseResourceVersion(opts.ResourceVersion)
+	if err != nil {
+		return err
+	}
+	var getOpts []clientv3.OpOption
+	if opts.ResourceVersion != "" {
+		// Any state at least minRev will do; a member's local state is
+		// usually new enough and is the cheap read.
+		getOpts = append(getOpts, clientv3.WithSerializable())
+	}
+	resp, err := s.client.Get(ctx, key, getOpts...)
+	if err != nil {
+		return translateError(err, 0)
+	}
+	if resp.Header.Revision < minRev {
+		if _, err := s.waitForRevision(ctx, minRev); err != nil {
+			return err
+		}
+		if resp, err = s.client.Get(ctx, key); err != nil {
+			return translateError(err, 0)
+		}
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	kv := resp.Kvs[0]
+	return s.decode(kv.Value, kv.ModRevision, out)
+}
+
+// leaseOptions attaches obj to a lease when the store has a TTL for it.
+func (s *store) leaseOptions(ctx context.Context, obj runtime.Object) ([]clientv3.OpOption, error) {
+	if s.ttl == nil {
+		return nil, nil
+	}
+	ttl := s.ttl(obj)
+	if ttl <= 0 {
+		return nil, nil
+	}
+	id, err := s.leases.lease(ctx, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("storage: granting a %ds lease: %w", ttl, err)
+	}
+	return []clientv3.OpOption{clientv3.WithLease(id)}, nil
+}
