@@ -1,159 +1,41 @@
 package auth
 
 import (
-	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"strings"
-	"sync"
+	"slices"
 )
 
-// User is an authenticated identity.
-type User struct {
-	Name   string
-	UID    string
-	Groups []string
-	Extra  map[string][]string
-}
-
-// Authenticator recognises a request's credentials. ok=false means the
-// request carries none this authenticator understands; err means it
-// carries some and they are bad.
+// Authenticator finds out who sent a request.
+//
+//   - ok=true: u is the request's user (the caller owns u).
+//   - ok=false, err=nil: the request carries no credentials this
+//     authenticator understands.
+//   - ok=false, err!=nil: it carries such credentials and they are bad
+//     (unknown token, certificate from another CA, expired, ...).
+//
+// The API server answers 401 when no authenticator says ok, and does not
+// show err to the client.
 type Authenticator interface {
 	AuthenticateRequest(r *http.Request) (u *User, ok bool, err error)
 }
 
-type userKey struct{}
+// Union tries each authenticator in order; the first that says ok decides.
+// If none does, the errors of those that returned one are joined. Nil
+// authenticators are skipped.
+func Union(as ...Authenticator) Authenticator { return unionAuthn(slices.Clone(as)) }
 
-// WithUser stores u in ctx.
-func WithUser(ctx context.Context, u *User) context.Context {
-	return context.WithValue(ctx, userKey{}, u)
-}
+type unionAuthn []Authenticator
 
-// UserFrom returns the user stored by WithUser.
-func UserFrom(ctx context.Context) (*User, bool) {
-	u, ok := ctx.Value(userKey{}).(*User)
-	return u, ok
-}
-
-const groupAuthenticated = "system:authenticated"
-
-// x509Authenticator accepts client certificates signed by the cluster CA:
-// the user is the subject's CN, the groups its O values.
-type x509Authenticator struct{ pool *x509.CertPool }
-
-// NewX509Authenticator authenticates client certificates chained to pool.
-func NewX509Authenticator(pool *x509.CertPool) Authenticator { return x509Authenticator{pool: pool} }
-
-func (a x509Authenticator) AuthenticateRequest(r *http.Request) (*User, bool, error) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return nil, false, nil
-	}
-	leaf := r.TLS.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: a.pool, Intermediates: inter,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, false, fmt.Errorf("verifying client certificate: %w", err)
-	}
-	if leaf.Subject.CommonName == "" {
-		return nil, false, errors.New("client certificate has no common name")
-	}
-	groups := append(append([]string{}, leaf.Subject.Organization...), groupAuthenticated)
-	return &User{Name: leaf.Subject.CommonName, Groups: groups}, true, nil
-}
-
-// TokenAuthenticator accepts `Authorization: Bearer <token>` for a set of
-// known tokens. Safe for concurrent use.
-type TokenAuthenticator struct {
-	mu     sync.RWMutex
-	tokens map[string]*User
-}
-
-// NewTokenAuthenticator returns an authenticator with no tokens.
-func NewTokenAuthenticator() *TokenAuthenticator {
-	return &TokenAuthenticator{tokens: map[string]*User{}}
-}
-
-// Add registers token for u.
-func (a *TokenAuthenticator) Add(token string, u *User) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.tokens[token] = u
-}
-
-// AddJoinToken registers a node join token: it authenticates as
-// system:bootstrap:<id>, as kubeadm's bootstrap tokens do.
-func (a *TokenAuthenticator) AddJoinToken(t JoinToken) {
-	a.Add(t.Secret(), &User{Name: "system:bootstrap:" + t.ID,
-		Groups: []string{"system:bootstrappers", "system:bootstrappers:skiff:default-node-token", groupAuthenticated}})
-	a.Add(t.String(), a.tokens[t.Secret()])
-}
-
-// LoadFile reads a static token file (upstream's --token-auth-file CSV:
-// token,user,uid,"group1,group2").
-func (a *TokenAuthenticator) LoadFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		if len(rec) < 3 || rec[0] == "" || rec[1] == "" {
-			return fmt.Errorf("%s:%d: want token,user,uid[,groups]", path, line)
-		}
-		u := &User{Name: rec[1], UID: rec[2], Groups: []string{groupAuthenticated}}
-		if len(rec) > 3 && rec[3] != "" {
-			u.Groups = append(strings.Split(rec[3], ","), groupAuthenticated)
-		}
-		a.Add(rec[0], u)
-	}
-}
-
-func (a *TokenAuthenticator) AuthenticateRequest(r *http.Request) (*User, bool, error) {
-	h := r.Header.Get("Authorization")
-	if !strings.HasPrefix(h, "Bearer ") {
-		return nil, false, nil
-	}
-	token := strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	for known, u := range a.tokens {
-		if subtle.ConstantTimeCompare([]byte(known), []byte(token)) == 1 {
-			return u, true, nil
-		}
-	}
-	return nil, false, errors.New("invalid bearer token")
-}
-
-// Union tries each authenticator in turn; the first to recognise the
-// request decides.
-func Union(as ...Authenticator) Authenticator { return union(as) }
-
-type union []Authenticator
-
-func (u union) AuthenticateRequest(r *http.Request) (*User, bool, error) {
+func (u unionAuthn) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 	var errs []error
 	for _, a := range u {
+		if a == nil {
+			continue
+		}
 		user, ok, err := a.AuthenticateRequest(r)
 		if ok {
 			return user, true, nil
@@ -165,11 +47,59 @@ func (u union) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 	return nil, false, errors.Join(errs...)
 }
 
-// ServerTLSConfig serves cert and asks (without requiring) for client
-// certificates from the cluster CA.
-func ServerTLSConfig(cert tls.Certificate, ca *CA) *tls.Config {
+// X509Authenticator authenticates TLS client certificates that chain to a
+// CA in Pool and are meant for client authentication: the user is the
+// subject's CN, the groups its O values plus GroupAuthenticated.
+//
+// ServerTLSConfig already makes the TLS layer verify certificates a client
+// offers; this check stands on its own so that it also holds for TLS
+// configurations that only request a certificate.
+type X509Authenticator struct {
+	Pool *x509.CertPool
+}
+
+var _ Authenticator = X509Authenticator{}
+
+// NewX509Authenticator returns an X509Authenticator for pool.
+func NewX509Authenticator(pool *x509.CertPool) Authenticator { return X509Authenticator{Pool: pool} }
+
+func (a X509Authenticator) AuthenticateRequest(r *http.Request) (*User, bool, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil, false, nil
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	intermediates := x509.NewCertPool()
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		intermediates.AddCert(c)
+	}
+	if a.Pool == nil {
+		return nil, false, errors.New("x509: no client CA configured")
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         a.Pool,
+		Intermediates: intermediates,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}); err != nil {
+		return nil, false, fmt.Errorf("x509: client certificate %q: %w", leaf.Subject.CommonName, err)
+	}
+	if leaf.IsCA {
+		// Only the CA key's holder could present it; it names no user.
+		return nil, false, errors.New("x509: a CA certificate is not a client identity")
+	}
+	if leaf.Subject.CommonName == "" {
+		return nil, false, errors.New("x509: client certificate has no common name")
+	}
+	groups := withGroup(slices.Clone(leaf.Subject.Organization), GroupAuthenticated)
+	return &User{Name: leaf.Subject.CommonName, Groups: groups}, true, nil
+}
+
+// ServerTLSConfig is the API server's TLS configuration: it serves
+// serving, speaks TLS 1.2 or newer with HTTP/2 preferred, and asks clients
+// for a certificate signed by ca without requiring one (token clients
+// have none). Certificates from any other CA fail the handshake.
+func ServerTLSConfig(serving tls.Certificate, ca *CA) *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
+		Certificates: []tls.Certificate{serving},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    ca.Pool(),
 		MinVersion:   tls.VersionTLS12,

@@ -1,5 +1,3 @@
-//go:build skiffall
-
 package resources
 
 // Deps are the stateful services some resources' hooks need.

@@ -1,0 +1,184 @@
+// Package benchutil starts the skiff binary for benchmarks and reports
+// results: a table on stdout and JSON on disk, stamped with the machine and
+// commit. Benchmarks never fail on timing; they report.
+package benchutil
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is a skiff server process.
+type Server struct {
+	Cmd        *exec.Cmd
+	DataDir    string
+	Port       int
+	Kubeconfig string
+	Started    time.Time
+	// ReadyAfter is the time from exec to /readyz 200.
+	ReadyAfter time.Duration
+}
+
+// FreePort asks the kernel for a free loopback port.
+func FreePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartServer runs `bin server` on loopback ports with dataDir and waits
+// for /readyz.
+func StartServer(bin, dataDir string, logTo *os.File) (*Server, error) {
+	s := &Server{DataDir: dataDir, Port: FreePort()}
+	args := []string{"server", "--data-dir", dataDir, "--bind-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(s.Port),
+		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
+		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
+		"--log-level", "warn"}
+	s.Cmd = exec.Command(bin, args...)
+	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if logTo != nil {
+		s.Cmd.Stdout, s.Cmd.Stderr = logTo, logTo
+	}
+	s.Started = time.Now()
+	if err := s.Cmd.Start(); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", s.Port)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				s.ReadyAfter = time.Since(s.Started)
+				s.Kubeconfig = filepath.Join(dataDir, "admin.kubeconfig")
+				return s, nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.Stop()
+	return nil, fmt.Errorf("server not ready within 60s")
+}
+
+// Stop sends SIGTERM and waits (SIGKILL after 10 s).
+func (s *Server) Stop() {
+	if s.Cmd == nil || s.Cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.Cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.Cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.Cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// RSSBytes reads the resident set size of pid from /proc.
+func RSSBytes(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Percentile of sorted durations (p in 0..100).
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p / 100)
+	return sorted[i]
+}
+
+// Summary of a latency sample.
+type Summary struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+	// PerSecond is throughput over the whole sample's wall time.
+	PerSecond float64 `json:"per_second,omitempty"`
+}
+
+// Summarize sorts d and summarises it.
+func Summarize(d []time.Duration, wall time.Duration) Summary {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
+	s := Summary{N: len(d), P50: ms(Percentile(d, 50)), P99: ms(Percentile(d, 99))}
+	if len(d) > 0 {
+		s.Max = ms(d[len(d)-1])
+	}
+	if wall > 0 {
+		s.PerSecond = float64(len(d)) / wall.Seconds()
+	}
+	return s
+}
+
+// Report is one benchmark program's output.
+type Report struct {
+	Name    string                 `json:"name"`
+	Time    time.Time              `json:"time"`
+	Commit  string                 `json:"commit"`
+	Machine map[string]interface{} `json:"machine"`
+	Results map[string]interface{} `json:"results"`
+}
+
+// NewReport stamps a report with the machine and commit.
+func NewReport(name string) *Report {
+	commit, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	mem := int64(0)
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		fmt.Sscanf(strings.SplitN(string(data), "\n", 2)[0], "MemTotal: %d kB", &mem)
+	}
+	return &Report{Name: name, Time: time.Now().UTC(), Commit: strings.TrimSpace(string(commit)),
+		Machine: map[string]interface{}{"cores": runtime.NumCPU(), "memory_bytes": mem * 1024, "go": runtime.Version()},
+		Results: map[string]interface{}{}}
+}
+
+// Write stores the report as JSON under dir/<name>.json.
+func (r *Report) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, r.Name+".json")
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, data, 0o644)
+}
+
+// Ctx is a context with a timeout, for benchmark phases.
+func Ctx(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,41 @@
+// Command skiff is a Kubernetes-compatible container orchestrator in one
+// binary: `skiff server` runs the control plane; more subcommands join
+// nodes and manage images.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "skiff",
+		Short: "A lean, Kubernetes-compatible container orchestrator in one binary",
+		Long: `skiff runs a Kubernetes-compatible cluster from one binary.
+
+  skiff server     run the control plane (API server on :6443, embedded etcd)
+  skiff version    print the version
+
+The real kubectl and client-go work against it unchanged:
+  export KUBECONFIG=/var/lib/skiff/admin.kubeconfig; kubectl get ns`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServerCommand(), newVersionCommand())
+	return root
+}

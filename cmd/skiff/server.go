@@ -1,0 +1,60 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/internal/app"
+)
+
+func newServerCommand() *cobra.Command {
+	var cfg app.ServerConfig
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: API server with embedded (or external) etcd",
+		Long: `Run the skiff control plane.
+
+On first start skiff creates a cluster CA, a serving certificate, an admin
+client certificate and a node join token under --data-dir, and writes
+<data-dir>/admin.kubeconfig. Restarts reuse them and recover all state from
+etcd. SIGTERM or SIGINT shut it down cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			srv, err := app.NewServer(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			cmd.Printf("skiff server: API at %s\n", srv.URL)
+			cmd.Printf("  kubeconfig: %s\n", srv.KubeconfigPath)
+			cmd.Printf("  join a node: skiff agent --server %s --token %s\n", srv.URL, srv.JoinToken)
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory for etcd data, certificates, token and admin.kubeconfig")
+	f.StringVar(&cfg.BindAddress, "bind-address", "0.0.0.0", "address the API server listens on")
+	f.IntVar(&cfg.SecurePort, "secure-port", 6443, "HTTPS port of the API server")
+	f.StringVar(&cfg.AdvertiseAddress, "advertise-address", "", "address other nodes reach this server at (default: first host IPv4)")
+	f.StringSliceVar(&cfg.TLSSANs, "tls-san", nil, "extra host names or IPs for the serving certificate")
+	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", nil, "external etcd endpoints (comma separated); empty runs etcd embedded")
+	f.StringVar(&cfg.EtcdCAFile, "etcd-cafile", "", "CA bundle to verify external etcd servers")
+	f.StringVar(&cfg.EtcdCertFile, "etcd-certfile", "", "client certificate for external etcd")
+	f.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "client key for external etcd")
+	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/registry", "key prefix for all objects in etcd")
+	f.StringVar(&cfg.EmbeddedEtcdClientURL, "embedded-etcd-client-url", "http://127.0.0.1:2379", "client URL of the embedded etcd")
+	f.StringVar(&cfg.EmbeddedEtcdPeerURL, "embedded-etcd-peer-url", "http://127.0.0.1:2380", "peer URL of the embedded etcd")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service ClusterIPs")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range of pod IPs (a /24 per node)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "DNS domain of the cluster")
+	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}

@@ -1,0 +1,170 @@
+package apiserver
+
+import (
+	"fmt"
+	"path"
+	"reflect"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/skiff-sh/skiff/internal/apiserver/resources"
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// endpoint is one served resource: its description, its store, and what
+// the handlers derive from them once.
+type endpoint struct {
+	res   *resources.Resource
+	store storage.Interface
+	// prefix is the etcd key prefix, ending in "/".
+	prefix string
+	gvk    schema.GroupVersionKind
+	// listGVK is the kind of the list type.
+	listGVK schema.GroupVersionKind
+	// fieldLabels are the field selector keys this resource supports.
+	fieldLabels map[string]bool
+	// fieldManager tracks managedFields for writes to the main resource;
+	// statusFieldManager for writes through /status.
+	fieldManager       *managedfields.FieldManager
+	statusFieldManager *managedfields.FieldManager
+}
+
+func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
+	ep := &endpoint{
+		res:     res,
+		gvk:     res.GVK(),
+		listGVK: res.GroupVersion.WithKind(res.Kind + "List"),
+	}
+	stored := res.GroupResource()
+	newFn, newListFn := res.New, res.NewList
+	storedGV := res.GroupVersion
+	if res.Storage != nil {
+		stored = schema.GroupResource{Group: res.Storage.Group, Resource: res.Storage.Resource}
+		newFn, newListFn = res.Storage.New, res.Storage.NewList
+		storedGV = schema.GroupVersion{Group: res.Storage.Group, Version: "v1"}
+	}
+	ep.prefix = path.Join(s.cfg.KeyPrefix, stored.String()) + "/"
+	cfg := storage.StoreConfig{
+		Codec:            storage.NewCodec(s.scheme, storedGV),
+		NewFunc:          newFn,
+		NewListFunc:      newListFn,
+		BookmarkInterval: s.cfg.BookmarkInterval,
+	}
+	if stored.Resource == "events" && stored.Group == "" {
+		cfg.TTL = func(runtime.Object) int64 { return 3600 }
+	}
+	ep.store = storage.NewStore(s.cfg.Etcd, cfg)
+	if res.Storage != nil {
+		ep.store = &convertingStore{inner: ep.store, conv: res.Storage, newFn: res.New, newListFn: res.NewList}
+	}
+
+	ep.fieldLabels = map[string]bool{"metadata.name": true, "metadata.namespace": true}
+	if res.Fields != nil {
+		for k := range res.Fields(res.New()) {
+			ep.fieldLabels[k] = true
+		}
+	}
+
+	tc := applyconfigurations.NewTypeConverter(s.scheme)
+	var reset, statusReset map[fieldpath.APIVersion]fieldpath.Filter
+	if res.HasStatus {
+		apiVersion := fieldpath.APIVersion(res.GroupVersion.String())
+		reset = map[fieldpath.APIVersion]fieldpath.Filter{
+			apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status"))),
+		}
+		statusReset = map[fieldpath.APIVersion]fieldpath.Filter{
+			apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))),
+		}
+	}
+	var err error
+	ep.fieldManager, err = managedfields.NewDefaultFieldManager(tc, s.scheme, defaulter{res}, s.scheme,
+		ep.gvk, ep.gvk.GroupVersion(), "", reset)
+	if err != nil {
+		return nil, fmt.Errorf("field manager: %w", err)
+	}
+	if res.HasStatus {
+		ep.statusFieldManager, err = managedfields.NewDefaultFieldManager(tc, s.scheme, defaulter{res}, s.scheme,
+			ep.gvk, ep.gvk.GroupVersion(), "status", statusReset)
+		if err != nil {
+			return nil, fmt.Errorf("status field manager: %w", err)
+		}
+	}
+	return ep, nil
+}
+
+// key is the etcd key of one object.
+func (ep *endpoint) key(namespace, name string) string {
+	if ep.res.Namespaced {
+		return ep.prefix + namespace + "/" + name
+	}
+	return ep.prefix + name
+}
+
+// listKey is the prefix of a namespace's objects, or of all of them.
+func (ep *endpoint) listKey(namespace string) string {
+	if ep.res.Namespaced && namespace != "" {
+		return ep.prefix + namespace + "/"
+	}
+	return ep.prefix
+}
+
+// fieldSet is the selectable fields of obj.
+func (ep *endpoint) fieldSet(obj runtime.Object) fields.Set {
+	set := fields.Set{}
+	if ep.res.Fields != nil {
+		set = ep.res.Fields(obj)
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		set["metadata.name"] = m.GetName()
+		if ep.res.Namespaced {
+			set["metadata.namespace"] = m.GetNamespace()
+		}
+	}
+	return set
+}
+
+// setKind sets the object's apiVersion and kind to the served ones.
+func (ep *endpoint) setKind(obj runtime.Object) {
+	obj.GetObjectKind().SetGroupVersionKind(ep.gvk)
+}
+
+// defaulter adapts a resource's Default hook for the field manager.
+type defaulter struct{ res *resources.Resource }
+
+func (d defaulter) Default(obj runtime.Object) {
+	if d.res.Default != nil {
+		d.res.Default(obj)
+	}
+}
+
+// copyField sets dst.<name> = src.<name> for two objects of one struct
+// type; it is how status and spec are kept apart generically.
+func copyField(dst, src runtime.Object, name string) {
+	dv := reflect.ValueOf(dst).Elem()
+	sv := reflect.ValueOf(src).Elem()
+	df, sf := dv.FieldByName(name), sv.FieldByName(name)
+	if df.IsValid() && sf.IsValid() && df.CanSet() {
+		df.Set(sf)
+	}
+}
+
+// hasField reports whether obj's struct has a field called name.
+func hasField(obj runtime.Object, name string) bool {
+	return reflect.ValueOf(obj).Elem().FieldByName(name).IsValid()
+}
+
+func isSubresource(ri requestInfo, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(ri.Subresource, n) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,145 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"sigs.k8s.io/yaml"
+)
+
+// writeObject encodes obj in the negotiated media type (JSON unless the
+// client prefers YAML or protobuf). obj must carry its kind and apiVersion.
+func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
+	format, ok := negotiate(r)
+	if !ok {
+		format = outputFormat{MediaType: mediaJSON}
+	}
+	s.encode(w, format.MediaType, code, obj)
+}
+
+func (s *Server) encode(w http.ResponseWriter, mediaType string, code int, obj runtime.Object) {
+	if st, ok := obj.(*metav1.Status); ok && st.Kind == "" {
+		st.Kind, st.APIVersion = "Status", "v1"
+	}
+	switch mediaType {
+	case mediaProtobuf:
+		w.Header().Set("Content-Type", mediaProtobuf)
+		w.WriteHeader(code)
+		if err := protobuf.NewSerializer(s.scheme, s.scheme).Encode(obj, w); err != nil {
+			s.log.Warn("encoding protobuf response", "err", err)
+		}
+	case mediaYAML:
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			s.encode(w, mediaJSON, http.StatusInternalServerError, statusPtr(err))
+			return
+		}
+		w.Header().Set("Content-Type", mediaYAML)
+		w.WriteHeader(code)
+		_, _ = w.Write(data)
+	default:
+		data, err := json.Marshal(obj)
+		if err != nil {
+			st := statusOf(err)
+			data, _ = json.Marshal(&st)
+			code = http.StatusInternalServerError
+		}
+		w.Header().Set("Content-Type", mediaJSON)
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)+1))
+		w.WriteHeader(code)
+		_, _ = w.Write(data)
+		_, _ = w.Write([]byte{'\n'})
+	}
+}
+
+func statusPtr(err error) *metav1.Status {
+	st := statusOf(err)
+	return &st
+}
+
+// writeResource writes an object or list of ep's kind, converting it to a
+// Table or PartialObjectMetadata(List) when the client asks for one.
+func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, ep *endpoint, code int, obj runtime.Object) {
+	format, ok := negotiate(r, "Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+	if !ok {
+		s.writeError(w, r, errNotAcceptable(r))
+		return
+	}
+	out, err := s.convertOutput(r, ep, format, obj)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.encode(w, format.MediaType, code, out)
+}
+
+// convertOutput sets kinds and applies an as= conversion.
+func (s *Server) convertOutput(r *http.Request, ep *endpoint, format outputFormat, obj runtime.Object) (runtime.Object, error) {
+	isList := meta.IsListType(obj)
+	switch format.As {
+	case "Table":
+		return s.toTable(r, ep, obj, format.Version, true)
+	case "PartialObjectMetadata", "PartialObjectMetadataList":
+		return toPartialMetadata(obj, isList, format.Version)
+	}
+	if isList {
+		obj.GetObjectKind().SetGroupVersionKind(ep.listGVK)
+		_ = meta.EachListItem(obj, func(item runtime.Object) error {
+			item.GetObjectKind().SetGroupVersionKind(ep.gvk)
+			return nil
+		})
+	} else if obj.GetObjectKind().GroupVersionKind().Kind == "" {
+		ep.setKind(obj)
+	}
+	return obj, nil
+}
+
+// toPartialMetadata keeps only metadata, as the metadata client and the
+// garbage collector ask.
+func toPartialMetadata(obj runtime.Object, isList bool, version string) (runtime.Object, error) {
+	apiVersion := "meta.k8s.io/" + version
+	if !isList {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		p := &metav1.PartialObjectMetadata{ObjectMeta: *objectMetaOf(m)}
+		p.Kind, p.APIVersion = "PartialObjectMetadata", apiVersion
+		return p, nil
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.Kind, list.APIVersion = "PartialObjectMetadataList", apiVersion
+	if lm, err := meta.ListAccessor(obj); err == nil {
+		list.ResourceVersion, list.Continue, list.RemainingItemCount = lm.GetResourceVersion(), lm.GetContinue(), lm.GetRemainingItemCount()
+	}
+	err := meta.EachListItem(obj, func(item runtime.Object) error {
+		m, err := meta.Accessor(item)
+		if err != nil {
+			return err
+		}
+		p := metav1.PartialObjectMetadata{ObjectMeta: *objectMetaOf(m)}
+		p.Kind, p.APIVersion = "PartialObjectMetadata", apiVersion
+		list.Items = append(list.Items, p)
+		return nil
+	})
+	return list, err
+}
+
+func objectMetaOf(m metav1.Object) *metav1.ObjectMeta {
+	if om, ok := m.(*metav1.ObjectMeta); ok {
+		return om.DeepCopy()
+	}
+	return &metav1.ObjectMeta{
+		Name: m.GetName(), GenerateName: m.GetGenerateName(), Namespace: m.GetNamespace(),
+		UID: m.GetUID(), ResourceVersion: m.GetResourceVersion(), Generation: m.GetGeneration(),
+		CreationTimestamp: m.GetCreationTimestamp(), DeletionTimestamp: m.GetDeletionTimestamp(),
+		DeletionGracePeriodSeconds: m.GetDeletionGracePeriodSeconds(), Labels: m.GetLabels(),
+		Annotations: m.GetAnnotations(), OwnerReferences: m.GetOwnerReferences(),
+		Finalizers: m.GetFinalizers(), ManagedFields: m.GetManagedFields(),
+	}
+}

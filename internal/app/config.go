@@ -1,0 +1,128 @@
+// Package app is skiff's composition root: it turns a Config into running
+// components, starts them in order through readiness gates (certificates →
+// etcd → API server → the rest) and owns the one shutdown path. Nothing
+// below it reads flags or the environment.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ServerConfig configures `skiff server`.
+type ServerConfig struct {
+	// DataDir holds etcd data, certificates, the join token and
+	// admin.kubeconfig (default /var/lib/skiff).
+	DataDir string
+	// BindAddress and SecurePort: where the API server listens.
+	BindAddress string
+	SecurePort  int
+	// AdvertiseAddress is the address other nodes and the kubernetes
+	// Service use to reach this server (default: the first non-loopback
+	// IPv4 address, else 127.0.0.1).
+	AdvertiseAddress string
+	// TLSSANs are extra names or IPs for the serving certificate.
+	TLSSANs []string
+
+	// EtcdServers selects an external etcd cluster; empty means embedded.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EtcdPrefix roots the keys skiff writes (default /registry).
+	EtcdPrefix string
+	// EmbeddedEtcdClientURL/PeerURL: where the embedded etcd listens
+	// (defaults http://127.0.0.1:2379 and :2380).
+	EmbeddedEtcdClientURL, EmbeddedEtcdPeerURL string
+
+	ServiceCIDR   string // default 10.43.0.0/16
+	ClusterCIDR   string // default 10.42.0.0/16
+	ClusterDomain string // default cluster.local
+
+	// TokenAuthFile is an optional static token file (token,user,uid,"groups").
+	TokenAuthFile string
+
+	// Listener, if set, is used instead of binding BindAddress:SecurePort
+	// (tests pass a loopback listener on port 0).
+	Listener net.Listener
+
+	Logger *slog.Logger
+}
+
+// Validate fills defaults and checks the values.
+func (c *ServerConfig) Validate() error {
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/skiff"
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.BindAddress == "" {
+		c.BindAddress = "0.0.0.0"
+	}
+	if net.ParseIP(c.BindAddress) == nil {
+		return fmt.Errorf("bind address %q is not an IP address", c.BindAddress)
+	}
+	if c.SecurePort == 0 {
+		c.SecurePort = 6443
+	}
+	if c.SecurePort < 0 || c.SecurePort > 65535 {
+		return fmt.Errorf("secure port %d out of range", c.SecurePort)
+	}
+	if c.AdvertiseAddress == "" {
+		c.AdvertiseAddress = defaultAdvertiseAddress(c.BindAddress)
+	}
+	if net.ParseIP(c.AdvertiseAddress) == nil {
+		return fmt.Errorf("advertise address %q is not an IP address", c.AdvertiseAddress)
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = "10.43.0.0/16"
+	}
+	if _, _, err := net.ParseCIDR(c.ServiceCIDR); err != nil {
+		return fmt.Errorf("service CIDR: %w", err)
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.42.0.0/16"
+	}
+	if _, _, err := net.ParseCIDR(c.ClusterCIDR); err != nil {
+		return fmt.Errorf("cluster CIDR: %w", err)
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.EtcdPrefix == "" {
+		c.EtcdPrefix = "/registry"
+	}
+	if len(c.EtcdServers) == 0 && (c.EtcdCAFile != "" || c.EtcdCertFile != "" || c.EtcdKeyFile != "") {
+		return errors.New("etcd TLS options need --etcd-servers")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return nil
+}
+
+// defaultAdvertiseAddress picks the bind address if specific, else the
+// first global unicast IPv4 address of the host, else loopback.
+func defaultAdvertiseAddress(bind string) string {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		return ip.String()
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// shutdownTimeout bounds graceful shutdown.
+const shutdownTimeout = 5 * time.Second

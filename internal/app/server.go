@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+// Server is a running `skiff server`.
+type Server struct {
+	cfg        ServerConfig
+	log        *slog.Logger
+	api        *apiserver.Server
+	etcd       *clientv3.Client
+	embedded   *storage.Embedded
+	httpServer *http.Server
+	listener   net.Listener
+	// KubeconfigPath is the admin kubeconfig written at start.
+	KubeconfigPath string
+	// JoinToken lets agents join (`skiff agent --token`).
+	JoinToken string
+	// URL is the API server's address as clients use it.
+	URL string
+}
+
+// NewServer prepares certificates, etcd and the API server, and binds the
+// listener; Run serves. Splitting the two lets callers learn the address
+// (and tests use port 0).
+func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+
+	// Gate 1: certificates and credentials.
+	ca, err := auth.EnsureCA(tlsDir)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	_, serviceNet, _ := net.ParseCIDR(cfg.ServiceCIDR)
+	kubeIP := firstServiceIP(serviceNet)
+	hosts, ips := servingSANs(cfg, kubeIP)
+	serving, err := auth.EnsureServingCert(tlsDir, ca, hosts, ips)
+	if err != nil {
+		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	adminCert, adminKey, err := auth.EnsureClientCert(tlsDir, "admin", ca, "system:admin", []string{"system:masters"})
+	if err != nil {
+		return nil, fmt.Errorf("admin certificate: %w", err)
+	}
+	token, err := auth.EnsureJoinToken(cfg.DataDir, ca)
+	if err != nil {
+		return nil, fmt.Errorf("join token: %w", err)
+	}
+	s.JoinToken = token.String()
+	authenticators := []auth.Authenticator{auth.NewX509Authenticator(ca.Pool())}
+	tokens := auth.NewTokenAuthenticator()
+	tokens.AddJoinToken(token)
+	if cfg.TokenAuthFile != "" {
+		if err := tokens.LoadFile(cfg.TokenAuthFile); err != nil {
+			return nil, fmt.Errorf("token auth file: %w", err)
+		}
+	}
+	authenticators = append(authenticators, tokens)
+
+	// Gate 2: etcd.
+	if len(cfg.EtcdServers) == 0 {
+		s.embedded, err = storage.StartEmbedded(ctx, storage.EmbeddedConfig{
+			DataDir:   filepath.Join(cfg.DataDir, "etcd"),
+			ClientURL: cfg.EmbeddedEtcdClientURL,
+			PeerURL:   cfg.EmbeddedEtcdPeerURL,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded etcd: %w", err)
+		}
+		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints()})
+	} else {
+		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: cfg.EtcdServers,
+			CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("etcd client: %w", err)
+	}
+
+	// Gate 3: the API server.
+	s.listener = cfg.Listener
+	if s.listener == nil {
+		addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.SecurePort))
+		if s.listener, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+	}
+	port := s.listener.Addr().(*net.TCPAddr).Port
+	s.api, err = apiserver.New(apiserver.Config{
+		Etcd:             s.etcd,
+		KeyPrefix:        cfg.EtcdPrefix,
+		ServiceCIDR:      serviceNet,
+		AdvertiseAddress: net.ParseIP(cfg.AdvertiseAddress),
+		SecurePort:       port,
+		Authenticator:    auth.Union(authenticators...),
+		Authorizer:       auth.AlwaysAllow{},
+		Logger:           s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	host := cfg.AdvertiseAddress
+	if ip := net.ParseIP(cfg.BindAddress); ip.IsLoopback() {
+		host = cfg.BindAddress
+	}
+	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+	s.KubeconfigPath = filepath.Join(cfg.DataDir, "admin.kubeconfig")
+	localURL := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if ip := net.ParseIP(cfg.BindAddress); !ip.IsUnspecified() && !ip.IsLoopback() {
+		localURL = s.URL
+	}
+	if err := auth.WriteKubeconfig(s.KubeconfigPath, localURL, ca.CertPEM, adminCert, adminKey, "default", "default"); err != nil {
+		return nil, fmt.Errorf("admin kubeconfig: %w", err)
+	}
+	tlsCfg := auth.ServerTLSConfig(serving, ca)
+	s.httpServer = &http.Server{
+		Handler:           s.api.Handler(),
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Run serves until ctx is done, then shuts down in reverse order.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() {
+		err := s.httpServer.Serve(tls.NewListener(s.listener, s.httpServer.TLSConfig))
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	go func() { errc <- s.api.Start(ctx) }()
+
+	s.log.Info("skiff server listening", "url", s.URL, "kubeconfig", s.KubeconfigPath)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer done()
+	if serr := s.httpServer.Shutdown(shutdownCtx); serr != nil {
+		_ = s.httpServer.Close()
+	}
+	return err
+}
+
+// Ready reports whether the API server has finished bootstrapping.
+func (s *Server) Ready() bool { return s.api != nil && s.api.Ready() }
+
+func (s *Server) close() {
+	if s.etcd != nil {
+		_ = s.etcd.Close()
+	}
+	if s.embedded != nil {
+		_ = s.embedded.Close()
+	}
+	if s.listener != nil {
+		_ = s.listener.Close()
+	}
+}
+
+// servingSANs are the names the API server's certificate covers.
+func servingSANs(cfg ServerConfig, kubeIP net.IP) ([]string, []net.IP) {
+	hosts := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc." + cfg.ClusterDomain}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), kubeIP}
+	if ip := net.ParseIP(cfg.AdvertiseAddress); ip != nil {
+		ips = append(ips, ip)
+	}
+	if ip := net.ParseIP(cfg.BindAddress); ip != nil && !ip.IsUnspecified() {
+		ips = append(ips, ip)
+	}
+	for _, san := range cfg.TLSSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			hosts = append(hosts, san)
+		}
+	}
+	return hosts, ips
+}
+
+func firstServiceIP(n *net.IPNet) net.IP {
+	ip := make(net.IP, len(n.IP.To4()))
+	copy(ip, n.IP.To4())
+	ip[len(ip)-1]++
+	return ip
+}
