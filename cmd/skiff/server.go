@@ -34,7 +34,7 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 			}
 			cmd.Printf("skiff server: API at %s\n", srv.URL)
 			cmd.Printf("  kubeconfig: %s\n", srv.KubeconfigPath)
-			cmd.Printf("  join a node: skiff agent --server %s --token %s\n", srv.URL, srv.JoinToken)
+			cmd.Printf("  node join token: %s\n", srv.JoinToken)
 			return srv.Run(cmd.Context())
 		},
 	}

@@ -75,3 +75,11 @@ func errUnsupportedMediaType(mediaType string) error {
 		Message: fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got %q)", mediaType),
 	}}
 }
+
+// errNoRoute is upstream's 404 for a path no API serves.
+func errNoRoute() error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+		Message: "the server could not find the requested resource", Details: &metav1.StatusDetails{},
+	}}
+}

@@ -23,18 +23,18 @@ import (
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	ep := s.endpoints[schema.GroupVersionResource{Group: ri.APIGroup, Version: ri.APIVersion, Resource: ri.Resource}]
 	if ep == nil {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute())
 		return
 	}
 	ns := ri.Namespace
 	if !ep.res.Namespaced {
 		if ri.Resource != "namespaces" && ns != "" {
-			s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+			s.writeError(w, r, errNoRoute())
 			return
 		}
 		ns = ""
 	} else if ns == "" && ri.Name != "" || ns == "" && ri.Verb != "list" && ri.Verb != "watch" {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute())
 		return
 	}
 	ctx := r.Context()
@@ -105,7 +105,7 @@ func (s *Server) parseListOptions(r *http.Request, ep *endpoint) (listOptions, e
 	var o listOptions
 	var err error
 	if o.labels, err = labels.Parse(q.Get("labelSelector")); err != nil {
-		return o, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+		return o, apierrors.NewBadRequest(err.Error())
 	}
 	if o.fields, err = fields.ParseSelector(q.Get("fieldSelector")); err != nil {
 		return o, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))

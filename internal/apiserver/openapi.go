@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiff-sh/skiff/internal/apiserver/openapi"
 	"github.com/skiff-sh/skiff/internal/apiserver/resources"
@@ -75,7 +74,7 @@ func (o *openapiServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, hash, ok := docs.Get(strings.TrimPrefix(p, "v3/"))
 	if !ok {
-		writeStatusJSON(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		writeStatusJSON(w, errNoRoute())
 		return
 	}
 	w.Header().Set("Etag", `"`+hash+`"`)

@@ -78,7 +78,7 @@ func (s *Server) applyPatch(ep *endpoint, pt types.PatchType, current runtime.Ob
 			return nil, nil, apierrors.NewBadRequest(err.Error())
 		}
 		if patched, err = applyJSONPatch(p, original); err != nil {
-			return nil, nil, patchInvalid(gvk, patch, err)
+			return nil, nil, patchInvalid(gvk, objectName(current), patch, err)
 		}
 	case types.MergePatchType:
 		if patched, err = jsonpatch.MergePatch(original, patch); err != nil {
@@ -90,7 +90,7 @@ func (s *Server) applyPatch(ep *endpoint, pt types.PatchType, current runtime.Ob
 			return nil, nil, badPatch(err)
 		}
 		if patched, err = strategicpatch.StrategicMergePatch(original, patch, newFn()); err != nil {
-			return nil, nil, patchInvalid(gvk, patch, err)
+			return nil, nil, patchInvalid(gvk, objectName(current), patch, err)
 		}
 	}
 	return s.decodeInto(patched, mediaJSON, gvk, newFn(), fieldValidation)
@@ -111,8 +111,8 @@ func badPatch(err error) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
 }
 
-func patchInvalid(gvk schema.GroupVersionKind, patch []byte, err error) error {
-	return apierrors.NewInvalid(gvk.GroupKind(), "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patch), err.Error())})
+func patchInvalid(gvk schema.GroupVersionKind, name string, patch []byte, err error) error {
+	return apierrors.NewInvalid(gvk.GroupKind(), name, field.ErrorList{field.Invalid(field.NewPath("patch"), string(patch), err.Error())})
 }
 
 // serverSideApply merges an apply configuration into the live object with
@@ -187,4 +187,11 @@ func (s *Server) serverSideApply(ctx context.Context, r *http.Request, ep *endpo
 func mustJSON(v interface{}) []byte {
 	data, _ := json.Marshal(v)
 	return data
+}
+
+func objectName(obj runtime.Object) string {
+	if m, err := meta.Accessor(obj); err == nil {
+		return m.GetName()
+	}
+	return ""
 }

@@ -88,7 +88,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		s.serveGroupDiscovery(w, r, ri)
 	default:
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute())
 	}
 }
 
@@ -112,7 +112,7 @@ func (s *Server) serveGroupDiscovery(w http.ResponseWriter, r *http.Request, ri 
 			return
 		}
 	}
-	s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+	s.writeError(w, r, errNoRoute())
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request, ok bool) {

@@ -25,7 +25,7 @@ var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 // /finalize and the node-proxied subresources.
 func (s *Server) serveSubresource(ctx context.Context, w http.ResponseWriter, r *http.Request, ri requestInfo, ep *endpoint, ns string) {
 	res := ep.res
-	notFound := func() { s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, "")) }
+	notFound := func() { s.writeError(w, r, errNoRoute()) }
 	switch {
 	case ri.Subresource == "status" && res.HasStatus:
 		switch r.Method {
@@ -83,7 +83,7 @@ func (s *Server) serveScale(ctx context.Context, w http.ResponseWriter, r *http.
 			s.writeError(w, r, toAPIError(err, ep.res.GroupResource(), name))
 			return
 		}
-		s.writeObject(w, r, http.StatusOK, toScale(obj))
+		s.writeScale(w, r, http.StatusOK, toScale(obj))
 		return
 	case http.MethodPut, http.MethodPatch:
 	default:
@@ -135,7 +135,38 @@ func (s *Server) serveScale(ctx context.Context, w http.ResponseWriter, r *http.
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeObject(w, r, http.StatusOK, toScale(out))
+	s.writeScale(w, r, http.StatusOK, toScale(out))
+}
+
+var scaleColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+	{Name: "Desired", Type: "integer", Description: autoscalingv1.ScaleSpec{}.SwaggerDoc()["replicas"]},
+	{Name: "Available", Type: "integer", Description: autoscalingv1.ScaleStatus{}.SwaggerDoc()["replicas"]},
+	{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+}
+
+// writeScale writes a Scale, as a Table when kubectl asks for one
+// (`kubectl get deploy x --subresource=scale`).
+func (s *Server) writeScale(w http.ResponseWriter, r *http.Request, code int, sc *autoscalingv1.Scale) {
+	format, ok := negotiate(r, "Table")
+	if !ok {
+		s.writeError(w, r, errNotAcceptable(r))
+		return
+	}
+	if format.As != "Table" {
+		s.encode(w, format.MediaType, code, sc)
+		return
+	}
+	table := &metav1.Table{ColumnDefinitions: scaleColumns}
+	table.Kind, table.APIVersion = "Table", "meta.k8s.io/"+format.Version
+	table.ResourceVersion = sc.ResourceVersion
+	p := &metav1.PartialObjectMetadata{ObjectMeta: sc.ObjectMeta}
+	p.Kind, p.APIVersion = "PartialObjectMetadata", "meta.k8s.io/v1"
+	table.Rows = []metav1.TableRow{{
+		Cells:  []interface{}{sc.Name, int64(sc.Spec.Replicas), int64(sc.Status.Replicas), age(sc.CreationTimestamp, s.now())},
+		Object: runtime.RawExtension{Raw: mustJSON(p)},
+	}}
+	s.encode(w, format.MediaType, code, table)
 }
 
 // serveBinding assigns a pod to a node (the scheduler's write).

@@ -107,10 +107,11 @@ func (c *ServerConfig) Validate() error {
 	return nil
 }
 
-// defaultAdvertiseAddress picks the bind address if specific, else the
-// first global unicast IPv4 address of the host, else loopback.
+// defaultAdvertiseAddress picks the bind address if it is a specific
+// non-loopback address, else (as upstream does for loopback and unspecified
+// binds) the first global unicast IPv4 address of the host, else loopback.
 func defaultAdvertiseAddress(bind string) string {
-	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
 		return ip.String()
 	}
 	addrs, err := net.InterfaceAddrs()

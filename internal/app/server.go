@@ -92,14 +92,15 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 			DataDir:   filepath.Join(cfg.DataDir, "etcd"),
 			ClientURL: cfg.EmbeddedEtcdClientURL,
 			PeerURL:   cfg.EmbeddedEtcdPeerURL,
+			Logger:    s.log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("embedded etcd: %w", err)
 		}
-		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints()})
+		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints(), Logger: s.log})
 	} else {
 		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: cfg.EtcdServers,
-			CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile})
+			CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile, Logger: s.log})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("etcd client: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -40,7 +41,14 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	r := slog.NewRecord(e.Time, slogLevel(e.Level), e.Message, 0)
+	level := slogLevel(e.Level)
+	if benign(e.Message, fields) {
+		level = slog.LevelDebug
+		if !c.handler.Enabled(context.Background(), level) {
+			return nil
+		}
+	}
+	r := slog.NewRecord(e.Time, level, e.Message, 0)
 	if e.LoggerName != "" {
 		r.AddAttrs(slog.String("logger", e.LoggerName))
 	}
@@ -78,4 +86,23 @@ func slogAttrs(fields []zapcore.Field) []slog.Attr {
 	}
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
 	return attrs
+}
+
+// benign reports etcd errors that are part of a normal life: the storage
+// version check racing the first leader term at start, and listeners
+// reporting they were closed at shutdown. They are logged at debug level.
+func benign(msg string, fields []zapcore.Field) bool {
+	switch msg {
+	case "failed to update storage version":
+		return true
+	case "setting up serving from embedded etcd failed.", "serving client traffic insecurely; this is strongly discouraged!":
+		for _, f := range fields {
+			if f.Type == zapcore.ErrorType {
+				if err, ok := f.Interface.(error); ok && strings.Contains(err.Error(), "closed") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
