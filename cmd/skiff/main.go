@@ -28,14 +28,17 @@ func newRootCommand() *cobra.Command {
 		Short: "A lean, Kubernetes-compatible container orchestrator in one binary",
 		Long: `skiff runs a Kubernetes-compatible cluster from one binary.
 
-  skiff server     run the control plane (API server on :6443, embedded etcd)
-  skiff version    print the version
+  skiff server              run the control plane (API server on :6443, embedded
+                            etcd, controllers and scheduler)
+  skiff scheduler           run the scheduler on its own
+  skiff controller-manager  run the controllers on their own
+  skiff version             print the version
 
 The real kubectl and client-go work against it unchanged:
   export KUBECONFIG=/var/lib/skiff/admin.kubeconfig; kubectl get ns`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newVersionCommand())
 	return root
 }

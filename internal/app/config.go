@@ -42,6 +42,11 @@ type ServerConfig struct {
 	ClusterCIDR   string // default 10.42.0.0/16
 	ClusterDomain string // default cluster.local
 
+	// DisableControllerManager and DisableScheduler skip running those
+	// components in this process (run them with `skiff controller-manager`
+	// and `skiff scheduler`, or not at all).
+	DisableControllerManager, DisableScheduler bool
+
 	// TokenAuthFile is an optional static token file (token,user,uid,"groups").
 	TokenAuthFile string
 

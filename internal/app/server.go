@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
@@ -35,6 +37,8 @@ type Server struct {
 	JoinToken string
 	// URL is the API server's address as clients use it.
 	URL string
+	// componentConfigs are the in-process components' client configs.
+	controllerManagerConfig, schedulerConfig *rest.Config
 }
 
 // NewServer prepares certificates, etcd and the API server, and binds the
@@ -141,6 +145,25 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	if err := auth.WriteKubeconfig(s.KubeconfigPath, localURL, ca.CertPEM, adminCert, adminKey, "default", "default"); err != nil {
 		return nil, fmt.Errorf("admin kubeconfig: %w", err)
 	}
+	// In-process components are API clients with identities of their own.
+	componentConfig := func(user string) (*rest.Config, error) {
+		name := strings.TrimPrefix(user, "system:")
+		cert, key, err := auth.EnsureClientCert(tlsDir, name, ca, user, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &rest.Config{Host: localURL, TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: cert, KeyData: key}}, nil
+	}
+	if !cfg.DisableControllerManager {
+		if s.controllerManagerConfig, err = componentConfig("system:kube-controller-manager"); err != nil {
+			return nil, fmt.Errorf("controller-manager credentials: %w", err)
+		}
+	}
+	if !cfg.DisableScheduler {
+		if s.schedulerConfig, err = componentConfig("system:kube-scheduler"); err != nil {
+			return nil, fmt.Errorf("scheduler credentials: %w", err)
+		}
+	}
 	tlsCfg := auth.ServerTLSConfig(serving, ca)
 	s.httpServer = &http.Server{
 		Handler:           s.api.Handler(),
@@ -156,7 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	go func() {
 		err := s.httpServer.Serve(tls.NewListener(s.listener, s.httpServer.TLSConfig))
 		if errors.Is(err, http.ErrServerClosed) {
@@ -165,6 +188,20 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- err
 	}()
 	go func() { errc <- s.api.Start(ctx) }()
+	// Gate 4: the components, once the API server is ready.
+	go func() {
+		if !s.waitReady(ctx) {
+			return
+		}
+		if s.controllerManagerConfig != nil {
+			go func() {
+				errc <- RunControllerManager(ctx, s.controllerManagerConfig, s.log.With("component", "controller-manager"))
+			}()
+		}
+		if s.schedulerConfig != nil {
+			go func() { errc <- RunScheduler(ctx, s.schedulerConfig, s.log.With("component", "scheduler")) }()
+		}
+	}()
 
 	s.log.Info("skiff server listening", "url", s.URL, "kubeconfig", s.KubeconfigPath)
 	var err error
@@ -179,6 +216,20 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.httpServer.Close()
 	}
 	return err
+}
+
+// waitReady waits for the API server's bootstrap; false if ctx ended.
+func (s *Server) waitReady(ctx context.Context) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !s.Ready() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // Ready reports whether the API server has finished bootstrapping.

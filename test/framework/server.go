@@ -41,6 +41,9 @@ type Options struct {
 	// Etcd to reuse; default a new etcdtest instance.
 	EtcdServers []string
 	EtcdPrefix  string
+	// Components runs the controller manager and the scheduler in the
+	// server too (off by default: API tests want an idle cluster).
+	Components bool
 	// AdvertiseAddress for the kubernetes Service's endpoints (default
 	// 127.0.0.1, for which none are published). Nothing connects to it.
 	AdvertiseAddress string
@@ -70,13 +73,15 @@ func StartServer(t testing.TB, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := app.NewServer(ctx, app.ServerConfig{
-		DataDir:          opts.DataDir,
-		BindAddress:      "127.0.0.1",
-		AdvertiseAddress: opts.AdvertiseAddress,
-		Listener:         ln,
-		EtcdServers:      opts.EtcdServers,
-		EtcdPrefix:       opts.EtcdPrefix,
-		Logger:           logger,
+		DataDir:                  opts.DataDir,
+		BindAddress:              "127.0.0.1",
+		AdvertiseAddress:         opts.AdvertiseAddress,
+		Listener:                 ln,
+		EtcdServers:              opts.EtcdServers,
+		EtcdPrefix:               opts.EtcdPrefix,
+		Logger:                   logger,
+		DisableControllerManager: !opts.Components,
+		DisableScheduler:         !opts.Components,
 	})
 	if err != nil {
 		cancel()

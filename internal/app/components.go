@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/scheduler"
+)
+
+// Lease names for leader election, as upstream names them.
+const (
+	controllerManagerLease = "kube-controller-manager"
+	schedulerLease         = "kube-scheduler"
+)
+
+// runLeaderElected runs fn while this process holds the Lease name in
+// kube-system, and campaigns again after losing it, until ctx is done.
+// Several servers can therefore run the same component safely: one acts,
+// the others wait.
+func runLeaderElected(ctx context.Context, client kubernetes.Interface, name string, log *slog.Logger, fn func(context.Context) error) error {
+	host, _ := os.Hostname()
+	id := host + "_" + string(uuid.NewUUID())
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: name},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	for ctx.Err() == nil {
+		var runErr error
+		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   15 * time.Second,
+			RenewDeadline:   10 * time.Second,
+			RetryPeriod:     2 * time.Second,
+			ReleaseOnCancel: true,
+			Name:            name,
+			Callbacks: leaderelection.LeaderCallbacks{
+				OnStartedLeading: func(ctx context.Context) {
+					log.Info("became leader", "lease", "kube-system/"+name, "identity", id)
+					runErr = fn(ctx)
+				},
+				OnStoppedLeading: func() { log.Info("stopped leading", "lease", "kube-system/"+name) },
+			},
+		})
+		if runErr != nil && !errors.Is(runErr, context.Canceled) {
+			log.Error("component failed", "component", name, "err", runErr)
+		}
+	}
+	return nil
+}
+
+// runControllerManager runs the controllers on one shared informer
+// factory until ctx is done.
+func runControllerManager(ctx context.Context, client kubernetes.Interface, log *slog.Logger) error {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	rs, err := replicaset.New(ctx, client, factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods(), replicaset.Options{})
+	if err != nil {
+		return fmt.Errorf("replicaset controller: %w", err)
+	}
+	dep, err := deployment.New(ctx, client, factory.Apps().V1().Deployments(), factory.Apps().V1().ReplicaSets(),
+		factory.Core().V1().Pods(), deployment.Options{})
+	if err != nil {
+		return fmt.Errorf("deployment controller: %w", err)
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	return runAll(ctx, rs.Start, dep.Start)
+}
+
+// runScheduler runs the default scheduler until ctx is done.
+func runScheduler(ctx context.Context, client kubernetes.Interface, log *slog.Logger) error {
+	return scheduler.New(client, scheduler.Config{Logger: log}).Start(ctx)
+}
+
+// runAll runs each function until ctx is done or one fails; a failure
+// stops the others.
+func runAll(ctx context.Context, fns ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(fns))
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ComponentClient builds a client for an in-process or standalone
+// component: protobuf bodies, generous rate limits (the components are
+// trusted, and upstream's default 50 QPS is what caps its scheduler).
+func ComponentClient(cfg *rest.Config, userAgent string) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	c.QPS, c.Burst = 2000, 4000
+	c.UserAgent = userAgent
+	return kubernetes.NewForConfig(c)
+}
+
+// RunControllerManager runs the controllers under leader election (for
+// `skiff controller-manager` and the in-process copy).
+func RunControllerManager(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+	client, err := ComponentClient(cfg, "skiff-controller-manager")
+	if err != nil {
+		return err
+	}
+	return runLeaderElected(ctx, client, controllerManagerLease, log, func(ctx context.Context) error {
+		return runControllerManager(ctx, client, log)
+	})
+}
+
+// RunScheduler runs the scheduler under leader election.
+func RunScheduler(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+	client, err := ComponentClient(cfg, "skiff-scheduler")
+	if err != nil {
+		return err
+	}
+	return runLeaderElected(ctx, client, schedulerLease, log, func(ctx context.Context) error {
+		return runScheduler(ctx, client, log)
+	})
+}

@@ -1,0 +1,171 @@
+package framework
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// PodInfo is a pod with what the plugins need from it computed once.
+// It never modifies Pod, which may be shared with an informer cache.
+type PodInfo struct {
+	Pod *corev1.Pod
+	// Requests is what the pod occupies (see PodRequests); NonZero the
+	// same with scoring defaults for unset cpu/memory.
+	Requests Resource
+	NonZero  Resource
+	// HostPorts the pod's containers bind on the node.
+	HostPorts []HostPort
+	// Controller is the UID of the pod's controller ownerReference, if any.
+	Controller types.UID
+}
+
+// HostPort is a port bound on the node's network.
+type HostPort struct {
+	IP       string // "" or 0.0.0.0 means every address
+	Protocol corev1.Protocol
+	Port     int32
+}
+
+// Conflicts says whether two host ports cannot be bound together.
+func (a HostPort) Conflicts(b HostPort) bool {
+	if a.Port != b.Port || a.Protocol != b.Protocol {
+		return false
+	}
+	wild := func(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+	return wild(a.IP) || wild(b.IP) || a.IP == b.IP
+}
+
+// NewPodInfo computes a PodInfo.
+func NewPodInfo(pod *corev1.Pod) *PodInfo {
+	pi := &PodInfo{Pod: pod}
+	pi.Requests, pi.NonZero = PodRequests(pod)
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			for _, p := range cs[i].Ports {
+				if p.HostPort <= 0 {
+					continue
+				}
+				proto := p.Protocol
+				if proto == "" {
+					proto = corev1.ProtocolTCP
+				}
+				pi.HostPorts = append(pi.HostPorts, HostPort{IP: p.HostIP, Protocol: proto, Port: p.HostPort})
+			}
+		}
+	}
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		pi.Controller = ref.UID
+	}
+	return pi
+}
+
+// NodeInfo is a node and the pods assigned (or assumed) to it, with their
+// sums. A NodeInfo inside a Snapshot is read-only; change a Clone.
+type NodeInfo struct {
+	Node *corev1.Node
+	// Allocatable from node status; AllowedPods its pods count.
+	Allocatable Resource
+	AllowedPods int64
+	// Requested is the sum of the pods' Requests, NonZeroRequested of their
+	// NonZero amounts.
+	Requested        Resource
+	NonZeroRequested Resource
+	Pods             []*PodInfo
+	UsedPorts        []HostPort
+}
+
+// NewNodeInfo returns a NodeInfo for node with the given pods.
+func NewNodeInfo(node *corev1.Node, pods ...*PodInfo) *NodeInfo {
+	ni := &NodeInfo{}
+	ni.SetNode(node)
+	for _, p := range pods {
+		ni.AddPod(p)
+	}
+	return ni
+}
+
+// Name is the node's name.
+func (n *NodeInfo) Name() string { return n.Node.Name }
+
+// SetNode replaces the node object (its pods stay).
+func (n *NodeInfo) SetNode(node *corev1.Node) {
+	n.Node = node
+	n.Allocatable = NewResource(node.Status.Allocatable)
+	n.AllowedPods = 0
+	if q, ok := node.Status.Allocatable[corev1.ResourcePods]; ok {
+		n.AllowedPods = q.Value()
+	}
+}
+
+// AddPod charges a pod to the node.
+func (n *NodeInfo) AddPod(p *PodInfo) {
+	n.Pods = append(n.Pods, p)
+	n.Requested.Add(p.Requests)
+	n.NonZeroRequested.MilliCPU += p.NonZero.MilliCPU
+	n.NonZeroRequested.Memory += p.NonZero.Memory
+	n.UsedPorts = append(n.UsedPorts, p.HostPorts...)
+}
+
+// RemovePod removes the pod with uid and reports whether it was there.
+func (n *NodeInfo) RemovePod(uid types.UID) bool {
+	for i, p := range n.Pods {
+		if p.Pod.UID != uid {
+			continue
+		}
+		n.Pods = append(n.Pods[:i:i], n.Pods[i+1:]...)
+		n.Requested.Sub(p.Requests)
+		n.NonZeroRequested.MilliCPU -= p.NonZero.MilliCPU
+		n.NonZeroRequested.Memory -= p.NonZero.Memory
+		n.UsedPorts = n.UsedPorts[:0:0]
+		for _, q := range n.Pods {
+			n.UsedPorts = append(n.UsedPorts, q.HostPorts...)
+		}
+		return true
+	}
+	return false
+}
+
+// Clone returns a copy whose sums and slices can be changed without
+// touching n (the node and pod objects are shared, read-only).
+func (n *NodeInfo) Clone() *NodeInfo {
+	c := *n
+	c.Allocatable = n.Allocatable.Clone()
+	c.Requested = n.Requested.Clone()
+	c.Pods = append([]*PodInfo(nil), n.Pods...)
+	c.UsedPorts = append([]HostPort(nil), n.UsedPorts...)
+	return &c
+}
+
+// Snapshot is the read-only cluster state one decision is made against:
+// nodes sorted by name, which is also the order ties are broken in.
+type Snapshot struct {
+	Nodes []*NodeInfo
+}
+
+// NewSnapshot builds a snapshot from objects: pods count against the node
+// named by spec.nodeName; pods of unknown nodes and terminal pods
+// (Succeeded, Failed) are left out, as they hold no resources.
+func NewSnapshot(nodes []*corev1.Node, pods []*corev1.Pod) *Snapshot {
+	byName := make(map[string]*NodeInfo, len(nodes))
+	s := &Snapshot{Nodes: make([]*NodeInfo, 0, len(nodes))}
+	for _, n := range nodes {
+		ni := NewNodeInfo(n)
+		byName[n.Name] = ni
+		s.Nodes = append(s.Nodes, ni)
+	}
+	for _, p := range pods {
+		if ni := byName[p.Spec.NodeName]; ni != nil && !IsTerminal(p) {
+			ni.AddPod(NewPodInfo(p))
+		}
+	}
+	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Name() < s.Nodes[j].Name() })
+	return s
+}
+
+// IsTerminal says whether a pod has finished and so holds no resources.
+func IsTerminal(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+}

@@ -1,0 +1,125 @@
+package scheduler
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/scheduler/framework"
+)
+
+// podHandler routes pod events: assigned pods feed the cache (and free
+// resources wake the unschedulable pods), pending pods of this scheduler
+// feed the queue.
+func (s *Scheduler) podHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				s.onPod(nil, pod)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, _ := oldObj.(*corev1.Pod)
+			pod, ok := newObj.(*corev1.Pod)
+			if ok {
+				s.onPod(old, pod)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			pod, ok := obj.(*corev1.Pod)
+			if !ok {
+				return
+			}
+			s.queue.Delete(podKey(pod))
+			s.cache.RemovePod(pod.UID)
+			if pod.Spec.NodeName != "" {
+				s.queue.MoveAll()
+			}
+		},
+	}
+}
+
+// onPod handles an added (old == nil) or updated pod.
+func (s *Scheduler) onPod(old, pod *corev1.Pod) {
+	key := podKey(pod)
+	if pod.Spec.NodeName != "" {
+		s.queue.Delete(key)
+		if framework.IsTerminal(pod) {
+			s.cache.RemovePod(pod.UID)
+			if old != nil && !framework.IsTerminal(old) {
+				s.queue.MoveAll()
+			}
+			return
+		}
+		s.cache.SetPod(pod)
+		return
+	}
+	if !s.responsibleFor(pod) {
+		s.queue.Delete(key)
+		return
+	}
+	// Status-only writes (ours included) do not make a pod more schedulable.
+	if old != nil && equality.Semantic.DeepEqual(old.Spec, pod.Spec) &&
+		equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
+		return
+	}
+	s.queue.Add(key, priorityOf(pod))
+}
+
+// responsibleFor says whether pod is a pending pod this scheduler serves.
+func (s *Scheduler) responsibleFor(pod *corev1.Pod) bool {
+	return pod.Spec.SchedulerName == s.cfg.SchedulerName && pod.Spec.NodeName == "" &&
+		pod.DeletionTimestamp == nil && !framework.IsTerminal(pod)
+}
+
+// nodeHandler keeps the cache's nodes and retries unschedulable pods when
+// a node appears or changes in a way that may admit them.
+func (s *Scheduler) nodeHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if node, ok := obj.(*corev1.Node); ok {
+				s.cache.SetNode(node)
+				s.queue.MoveAll()
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, _ := oldObj.(*corev1.Node)
+			node, ok := newObj.(*corev1.Node)
+			if !ok {
+				return
+			}
+			s.cache.SetNode(node)
+			if old == nil || nodeSchedulingChanged(old, node) {
+				s.queue.MoveAll()
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if node, ok := obj.(*corev1.Node); ok {
+				s.cache.RemoveNode(node.Name)
+			}
+		},
+	}
+}
+
+// nodeSchedulingChanged ignores heartbeats: only what filters read counts.
+func nodeSchedulingChanged(old, node *corev1.Node) bool {
+	return !equality.Semantic.DeepEqual(old.Labels, node.Labels) ||
+		!equality.Semantic.DeepEqual(old.Spec.Taints, node.Spec.Taints) ||
+		old.Spec.Unschedulable != node.Spec.Unschedulable ||
+		!equality.Semantic.DeepEqual(old.Status.Allocatable, node.Status.Allocatable)
+}
+
+func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+
+func priorityOf(pod *corev1.Pod) int32 {
+	if pod.Spec.Priority != nil {
+		return *pod.Spec.Priority
+	}
+	return 0
+}

@@ -1,0 +1,27 @@
+package plugins
+
+import "github.com/skiff-sh/skiff/internal/scheduler/framework"
+
+// OwnerSpread spreads replicas: a node scores higher the fewer pods it
+// runs with the same namespace and controller ownerReference as the pod.
+// Pods without a controller score MaxNodeScore everywhere.
+type OwnerSpread struct{}
+
+func (OwnerSpread) Name() string { return "OwnerSpread" }
+
+// Score counts the node's pods of the same controller.
+func (OwnerSpread) Score(pod *framework.PodInfo, node *framework.NodeInfo) int64 {
+	if pod.Controller == "" {
+		return 0
+	}
+	var n int64
+	for _, p := range node.Pods {
+		if p.Controller == pod.Controller && p.Pod.Namespace == pod.Pod.Namespace {
+			n++
+		}
+	}
+	return n
+}
+
+// Normalize gives the node with the most siblings 0.
+func (OwnerSpread) Normalize(scores []int64) { normalizeReverse(scores) }

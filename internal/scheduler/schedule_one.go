@@ -1,0 +1,128 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/scheduler/framework"
+)
+
+// scheduleOne takes one key off the queue, decides, assumes and starts
+// the bind. It returns false once the queue is closed.
+func (s *Scheduler) scheduleOne(ctx context.Context) bool {
+	key, ok := s.queue.Pop()
+	if !ok {
+		return false
+	}
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		s.queue.Delete(key)
+		return true
+	}
+	pod, err := s.pods.Pods(ns).Get(name)
+	if err != nil || !s.responsibleFor(pod) || s.cache.IsAssumed(pod.UID) {
+		// Gone, bound, or not ours: nothing to do.
+		s.queue.Done(key)
+		return true
+	}
+	pi := framework.NewPodInfo(pod)
+	node, diag, next := s.cfg.Framework.ScheduleFrom(pi, s.cache.Snapshot(), s.nextStart)
+	s.nextStart = next
+	if node == "" {
+		msg := diag.Message()
+		s.log.Debug("pod unschedulable", "pod", key, "reason", msg)
+		s.queue.Failed(key, true)
+		go s.recordFailure(ctx, pod, msg)
+		return true
+	}
+	// Assume: charge the pod to the node now, so the next decision counts
+	// it, and bind in the background. The cached pod is never modified, so
+	// the assumed pod is a copy.
+	assumed := pod.DeepCopy()
+	assumed.Spec.NodeName = node
+	api := *pi
+	api.Pod = assumed
+	s.cache.Assume(&api)
+	go s.bind(ctx, key, assumed, node)
+	return true
+}
+
+// bind posts the binding. On failure the assumed pod is forgotten and the
+// pod retried with backoff, unless it is already bound (409), which the
+// informer will show.
+func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node string) {
+	b := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, b, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		s.queue.Done(key)
+		s.recorder.Eventf(pod, nil, corev1.EventTypeNormal, "Scheduled", "Binding",
+			"Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+	case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+		s.cache.Forget(pod.UID)
+		s.queue.Done(key)
+	default:
+		s.cache.Forget(pod.UID)
+		s.queue.Failed(key, false)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Info("binding failed", "pod", key, "node", node, "err", err)
+		s.recorder.Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling",
+			"Binding rejected: %v", err)
+	}
+}
+
+// recordFailure tells the user: a FailedScheduling event and the
+// PodScheduled=False/Unschedulable condition with the summary message.
+func (s *Scheduler) recordFailure(ctx context.Context, pod *corev1.Pod, msg string) {
+	s.recorder.Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", "%s", msg)
+	cond := corev1.PodCondition{
+		Type:    corev1.PodScheduled,
+		Status:  corev1.ConditionFalse,
+		Reason:  corev1.PodReasonUnschedulable,
+		Message: msg,
+	}
+	updated, changed := withCondition(pod, cond, metav1.NewTime(time.Now()))
+	if !changed {
+		return
+	}
+	_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil {
+		// A conflict means the pod changed; the next attempt writes again.
+		s.log.Info("updating PodScheduled condition", "pod", podKey(pod), "err", err)
+	}
+}
+
+// withCondition returns a copy of pod with cond set, and whether anything
+// changed. lastTransitionTime moves only when the status does.
+func withCondition(pod *corev1.Pod, cond corev1.PodCondition, now metav1.Time) (*corev1.Pod, bool) {
+	for i, c := range pod.Status.Conditions {
+		if c.Type != cond.Type {
+			continue
+		}
+		if c.Status == cond.Status && c.Reason == cond.Reason && c.Message == cond.Message {
+			return pod, false
+		}
+		out := pod.DeepCopy()
+		cond.LastProbeTime = c.LastProbeTime
+		cond.LastTransitionTime = c.LastTransitionTime
+		if c.Status != cond.Status {
+			cond.LastTransitionTime = now
+		}
+		out.Status.Conditions[i] = cond
+		return out, true
+	}
+	out := pod.DeepCopy()
+	cond.LastTransitionTime = now
+	out.Status.Conditions = append(out.Status.Conditions, cond)
+	return out, true
+}
