@@ -13,12 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
@@ -66,8 +69,17 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 
 // runControllerManager runs the controllers on one shared informer
 // factory until ctx is done.
-func runControllerManager(ctx context.Context, client kubernetes.Interface, log *slog.Logger) error {
+func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, log *slog.Logger) error {
 	factory := informers.NewSharedInformerFactory(client, 0)
+	ns, err := namespace.New(ctx, client, meta, factory.Core().V1().Namespaces(), namespace.Options{Logger: log.With("controller", "namespace")})
+	if err != nil {
+		return fmt.Errorf("namespace controller: %w", err)
+	}
+	sa, err := serviceaccount.New(ctx, client, factory.Core().V1().Namespaces(), factory.Core().V1().ServiceAccounts(),
+		serviceaccount.Options{Logger: log.With("controller", "serviceaccount")})
+	if err != nil {
+		return fmt.Errorf("serviceaccount controller: %w", err)
+	}
 	rs, err := replicaset.New(ctx, client, factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods(), replicaset.Options{})
 	if err != nil {
 		return fmt.Errorf("replicaset controller: %w", err)
@@ -79,7 +91,7 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, log 
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	return runAll(ctx, rs.Start, dep.Start)
+	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start)
 }
 
 // runScheduler runs the default scheduler until ctx is done.
@@ -112,11 +124,16 @@ func runAll(ctx context.Context, fns ...func(context.Context) error) error {
 // component: protobuf bodies, generous rate limits (the components are
 // trusted, and upstream's default 50 QPS is what caps its scheduler).
 func ComponentClient(cfg *rest.Config, userAgent string) (kubernetes.Interface, error) {
-	c := rest.CopyConfig(cfg)
+	c := componentConfig(cfg, userAgent)
 	c.ContentType = "application/vnd.kubernetes.protobuf"
+	return kubernetes.NewForConfig(c)
+}
+
+func componentConfig(cfg *rest.Config, userAgent string) *rest.Config {
+	c := rest.CopyConfig(cfg)
 	c.QPS, c.Burst = 2000, 4000
 	c.UserAgent = userAgent
-	return kubernetes.NewForConfig(c)
+	return c
 }
 
 // RunControllerManager runs the controllers under leader election (for
@@ -126,8 +143,12 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	meta, err := metadata.NewForConfig(componentConfig(cfg, "skiff-controller-manager"))
+	if err != nil {
+		return err
+	}
 	return runLeaderElected(ctx, client, controllerManagerLease, log, func(ctx context.Context) error {
-		return runControllerManager(ctx, client, log)
+		return runControllerManager(ctx, client, meta, log)
 	})
 }
 
