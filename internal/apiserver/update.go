@@ -136,7 +136,13 @@ func (s *Server) update(ctx context.Context, ep *endpoint, ns, name string, kind
 		return out, nil
 	}
 	if shouldDeleteNow(ep, out) {
-		return s.removeNow(ctx, ep, ns, name, out)
+		gone, err := s.removeNow(ctx, ep, ns, name, out)
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) {
+			// Someone else removed or changed it meanwhile; the update
+			// itself succeeded.
+			return out, nil
+		}
+		return gone, toAPIError(err, gr, name)
 	}
 	return out, nil
 }

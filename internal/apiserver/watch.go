@@ -34,7 +34,7 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 		s.writeError(w, r, err)
 		return
 	}
-	format, ok := negotiate(r, "Table")
+	format, ok := negotiate(r, "Table", "PartialObjectMetadata")
 	if !ok {
 		s.writeError(w, r, errNotAcceptable(r))
 		return
@@ -49,7 +49,7 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 	opts := storage.WatchOptions{
 		ResourceVersion:   o.resourceVersion,
 		SendInitialEvents: o.sendInitialEvents,
-		AllowBookmarks:    o.allowBookmarks && format.As == "",
+		AllowBookmarks:    o.allowBookmarks && format.As != "Table",
 		Predicate:         ep.predicate(o),
 		Recursive:         true,
 	}
@@ -118,14 +118,20 @@ func (s *Server) watchObject(r *http.Request, ep *endpoint, format outputFormat,
 		st := statusOf(apierrors.FromObject(ev.Object))
 		return &st, nil
 	case watch.Bookmark:
-		if format.As != "" {
+		if format.As == "Table" {
 			return nil, nil
+		}
+		if format.As == "PartialObjectMetadata" {
+			return toPartialMetadata(ev.Object, false, format.Version)
 		}
 		ep.setKind(ev.Object)
 		return ev.Object, nil
 	}
-	if format.As == "Table" {
+	switch format.As {
+	case "Table":
 		return s.toTable(r, ep, ev.Object, format.Version, first)
+	case "PartialObjectMetadata":
+		return toPartialMetadata(ev.Object, false, format.Version)
 	}
 	ep.setKind(ev.Object)
 	return ev.Object, nil

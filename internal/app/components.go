@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -89,9 +91,28 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("deployment controller: %w", err)
 	}
+	gc, err := garbagecollector.New(ctx, client, meta, collectedResources, garbagecollector.Options{Logger: log.With("controller", "garbagecollector")})
+	if err != nil {
+		return fmt.Errorf("garbage collector: %w", err)
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start)
+	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, gc.Start)
+}
+
+// collectedResources are the resources whose objects the garbage
+// collector deletes when their owners are gone.
+var collectedResources = []schema.GroupVersionResource{
+	{Version: "v1", Resource: "pods"},
+	{Version: "v1", Resource: "configmaps"},
+	{Version: "v1", Resource: "secrets"},
+	{Version: "v1", Resource: "services"},
+	{Version: "v1", Resource: "endpoints"},
+	{Version: "v1", Resource: "serviceaccounts"},
+	{Group: "apps", Version: "v1", Resource: "replicasets"},
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
+	{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"},
 }
 
 // runScheduler runs the default scheduler until ctx is done.

@@ -130,8 +130,8 @@ func TestSecretsAndConfigMaps(t *testing.T) {
 	}
 }
 
-// TestNamespaceLifecycle: create and delete a namespace; with no namespace
-// controller yet it stays Terminating, so only that is checked.
+// TestNamespaceLifecycle: create and delete a namespace; the namespace
+// controller empties it and it goes away.
 func TestNamespaceLifecycle(t *testing.T) {
 	t.Parallel()
 	useShared(t)
@@ -147,7 +147,9 @@ func TestNamespaceLifecycle(t *testing.T) {
 	if got := jsonpath(t, `{.metadata.labels.kubernetes\.io/metadata\.name}`, "ns", ns); got != ns {
 		t.Errorf("namespace label kubernetes.io/metadata.name = %q, want %q", got, ns)
 	}
+	// A finalizer on a configmap keeps the namespace Terminating.
 	mustKubectl(t, "create", "configmap", "inside", "-n", ns)
+	mustKubectl(t, "patch", "cm", "inside", "-n", ns, "--type=merge", "-p", `{"metadata":{"finalizers":["example.com/hold"]}}`)
 
 	if out := mustKubectl(t, "delete", "namespace", ns, "--wait=false"); strings.TrimSpace(out) != `namespace "`+ns+`" deleted` {
 		t.Errorf("delete namespace printed %q", out)
@@ -162,4 +164,8 @@ func TestNamespaceLifecycle(t *testing.T) {
 	stdout, stderr, err := kubectl(t, "create", "configmap", "late", "-n", ns)
 	wantContains(t, "create in a terminating namespace", wantFail(t, "create in terminating ns", stdout, stderr, err),
 		"because it is being terminated")
+
+	// Releasing the finalizer lets the namespace controller finish.
+	mustKubectl(t, "patch", "cm", "inside", "-n", ns, "--type=merge", "-p", `{"metadata":{"finalizers":null}}`)
+	mustKubectl(t, "wait", "--for=delete", "namespace/"+ns, "--timeout=60s")
 }
