@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -40,12 +42,19 @@ func newSchedulerCommand() *cobra.Command {
 }
 
 func newControllerManagerCommand() *cobra.Command {
-	return newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)",
+	clusterCIDR := "10.42.0.0/16"
+	cmd := newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)",
 		func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
 				return err
 			}
-			return app.RunControllerManager(cmd.Context(), cfg, log)
+			_, cidr, err := net.ParseCIDR(clusterCIDR)
+			if err != nil {
+				return fmt.Errorf("--cluster-cidr: %w", err)
+			}
+			return app.RunControllerManager(cmd.Context(), cfg, cidr, log)
 		})
+	cmd.Flags().StringVar(&clusterCIDR, "cluster-cidr", clusterCIDR, "range of pod IPs (a /24 per node)")
+	return cmd
 }

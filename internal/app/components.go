@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -20,8 +21,11 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/scheduler"
@@ -70,9 +74,17 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 }
 
 // runControllerManager runs the controllers on one shared informer
-// factory until ctx is done.
-func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, log *slog.Logger) error {
+// factory until ctx is done. clusterCIDR is where node pod CIDRs come from.
+func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, clusterCIDR *net.IPNet, log *slog.Logger) error {
 	factory := informers.NewSharedInformerFactory(client, 0)
+	ipam, err := nodeipam.New(ctx, client, factory.Core().V1().Nodes(), nodeipam.Options{ClusterCIDR: clusterCIDR, Logger: log.With("controller", "nodeipam")})
+	if err != nil {
+		return fmt.Errorf("node IPAM controller: %w", err)
+	}
+	pgc, err := podgc.New(ctx, client, factory.Core().V1().Pods(), factory.Core().V1().Nodes(), podgc.Options{Logger: log.With("controller", "podgc")})
+	if err != nil {
+		return fmt.Errorf("pod GC controller: %w", err)
+	}
 	ns, err := namespace.New(ctx, client, meta, factory.Core().V1().Namespaces(), namespace.Options{Logger: log.With("controller", "namespace")})
 	if err != nil {
 		return fmt.Errorf("namespace controller: %w", err)
@@ -91,13 +103,18 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("deployment controller: %w", err)
 	}
+	eps, err := endpointslice.New(ctx, client, factory.Core().V1().Services(), factory.Core().V1().Pods(),
+		factory.Discovery().V1().EndpointSlices(), endpointslice.Options{Logger: log.With("controller", "endpointslice")})
+	if err != nil {
+		return fmt.Errorf("endpointslice controller: %w", err)
+	}
 	gc, err := garbagecollector.New(ctx, client, meta, collectedResources, garbagecollector.Options{Logger: log.With("controller", "garbagecollector")})
 	if err != nil {
 		return fmt.Errorf("garbage collector: %w", err)
 	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, gc.Start)
+	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, eps.Start, gc.Start, ipam.Start, pgc.Start)
 }
 
 // collectedResources are the resources whose objects the garbage
@@ -159,7 +176,7 @@ func componentConfig(cfg *rest.Config, userAgent string) *rest.Config {
 
 // RunControllerManager runs the controllers under leader election (for
 // `skiff controller-manager` and the in-process copy).
-func RunControllerManager(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+func RunControllerManager(ctx context.Context, cfg *rest.Config, clusterCIDR *net.IPNet, log *slog.Logger) error {
 	client, err := ComponentClient(cfg, "skiff-controller-manager")
 	if err != nil {
 		return err
@@ -169,7 +186,7 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, log *slog.Logge
 		return err
 	}
 	return runLeaderElected(ctx, client, controllerManagerLease, log, func(ctx context.Context) error {
-		return runControllerManager(ctx, client, meta, log)
+		return runControllerManager(ctx, client, meta, clusterCIDR, log)
 	})
 }
 

@@ -36,7 +36,8 @@ type Server struct {
 	// JoinToken lets agents join (`skiff agent --token`).
 	JoinToken string
 	// URL is the API server's address as clients use it.
-	URL string
+	URL         string
+	clusterCIDR *net.IPNet
 	// componentConfigs are the in-process components' client configs.
 	controllerManagerConfig, schedulerConfig *rest.Config
 }
@@ -49,6 +50,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	_, s.clusterCIDR, _ = net.ParseCIDR(cfg.ClusterCIDR)
 	defer func() {
 		if err != nil {
 			s.close()
@@ -195,7 +197,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		if s.controllerManagerConfig != nil {
 			go func() {
-				errc <- RunControllerManager(ctx, s.controllerManagerConfig, s.log.With("component", "controller-manager"))
+				errc <- RunControllerManager(ctx, s.controllerManagerConfig, s.clusterCIDR, s.log.With("component", "controller-manager"))
 			}()
 		}
 		if s.schedulerConfig != nil {

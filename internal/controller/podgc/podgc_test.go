@@ -1,0 +1,162 @@
+package podgc_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllertest"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
+)
+
+// startController runs the pod garbage collector against client until
+// the test ends, collecting every 100ms.
+func startController(t *testing.T, client kubernetes.Interface, threshold int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := informers.NewSharedInformerFactory(client, 0)
+	c, err := podgc.New(ctx, client, f.Core().V1().Pods(), f.Core().V1().Nodes(), podgc.Options{
+		TerminatedPodThreshold: threshold,
+		Interval:               100 * time.Millisecond,
+		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Start(ctx.Done())
+	done := make(chan error, 1)
+	go func() { done <- c.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Start: %v", err)
+		}
+		f.Shutdown()
+	})
+}
+
+func createPod(t *testing.T, client kubernetes.Interface, ns, name, node string, phase corev1.PodPhase) {
+	t.Helper()
+	ctx := controllertest.Context(t)
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.PodSpec{
+			NodeName:   node,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+		},
+	}
+	p, err := client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod %s: %v", name, err)
+	}
+	if phase == "" {
+		return
+	}
+	p.Status.Phase = phase
+	if _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("set pod %s %s: %v", name, phase, err)
+	}
+}
+
+func podNames(t *testing.T, client kubernetes.Interface, ns string) ([]string, error) {
+	pods, err := client.CoreV1().Pods(ns).List(controllertest.Context(t), metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range pods.Items {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func createNode(t *testing.T, client kubernetes.Interface, name string) {
+	t.Helper()
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := client.CoreV1().Nodes().Create(controllertest.Context(t), n, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create node %s: %v", name, err)
+	}
+}
+
+func TestTerminatedPodsOverThreshold(t *testing.T) {
+	client, ns := controllertest.Start(t)
+	createNode(t, client, "node-1")
+	// Creation timestamps have one-second resolution: space the pods out
+	// so "oldest" is well defined.
+	for i, name := range []string{"done-1", "failed-2", "done-3", "failed-4"} {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond)
+		}
+		phase := corev1.PodSucceeded
+		if name[0] == 'f' {
+			phase = corev1.PodFailed
+		}
+		createPod(t, client, ns, name, "node-1", phase)
+	}
+	createPod(t, client, ns, "running", "node-1", corev1.PodRunning)
+	startController(t, client, 2)
+
+	want := []string{"done-3", "failed-4", "running"}
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		names, err := podNames(t, client, ns)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(names, want) {
+			return controllertest.Errorf("pods %v, want %v", names, want)
+		}
+		return nil
+	})
+	// And it stays that way.
+	time.Sleep(500 * time.Millisecond)
+	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
+		t.Errorf("pods %v (%v), want %v", names, err, want)
+	}
+}
+
+func TestPodsOnDeletedNode(t *testing.T) {
+	client, ns := controllertest.Start(t)
+	ctx := controllertest.Context(t)
+	createNode(t, client, "alive")
+	createNode(t, client, "doomed")
+	createPod(t, client, ns, "on-alive", "alive", corev1.PodRunning)
+	createPod(t, client, ns, "on-doomed", "doomed", corev1.PodRunning)
+	createPod(t, client, ns, "on-ghost", "never-existed", "")
+	startController(t, client, 0)
+
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		_, err := client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			return controllertest.Errorf("pod on missing node: got %v, want NotFound", err)
+		}
+		return nil
+	})
+	if err := client.CoreV1().Nodes().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"on-alive"}
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		names, err := podNames(t, client, ns)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(names, want) {
+			return controllertest.Errorf("pods %v, want %v", names, want)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
+		t.Errorf("pods %v (%v), want %v", names, err, want)
+	}
+}
