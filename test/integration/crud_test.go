@@ -154,6 +154,12 @@ func TestDeploymentGenerationAndScale(t *testing.T) {
 	if *got.Spec.Replicas != 5 || got.Generation != 2 {
 		t.Errorf("after scale: replicas %d generation %d", *got.Spec.Replicas, got.Generation)
 	}
+	// Status written through the main resource is ignored.
+	got.Status.Replicas = 7
+	got, err = deps.Update(ctx, got, metav1.UpdateOptions{})
+	if err != nil || got.Status.Replicas != 0 {
+		t.Fatalf("main update changed status: %v %d", err, got.Status.Replicas)
+	}
 	// A label change does not bump generation.
 	got.Labels = map[string]string{"a": "b"}
 	got, _ = deps.Update(ctx, got, metav1.UpdateOptions{})

@@ -46,10 +46,6 @@ func Deployments() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			d := obj.(*appsv1.Deployment)
 			d.Status = appsv1.DeploymentStatus{}
-			d.Generation = 1
-		},
-		PrepareForUpdate: func(obj, old runtime.Object) {
-			obj.(*appsv1.Deployment).Status = old.(*appsv1.Deployment).Status
 		},
 		Default: func(obj runtime.Object) { defaultDeployment(obj.(*appsv1.Deployment)) },
 		Validate: func(obj runtime.Object) field.ErrorList {

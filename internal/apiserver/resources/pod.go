@@ -53,10 +53,7 @@ func Pods() *Resource {
 			{Name: "proxy", Kind: v1.WithKind("PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
 		},
 		PrepareForCreate: preparePodForCreate,
-		PrepareForUpdate: func(obj, old runtime.Object) {
-			obj.(*corev1.Pod).Status = old.(*corev1.Pod).Status
-		},
-		Default: func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod)) },
+		Default:          func(obj runtime.Object) { defaultPod(obj.(*corev1.Pod)) },
 		Validate: func(obj runtime.Object) field.ErrorList {
 			return validatePod(obj.(*corev1.Pod))
 		},

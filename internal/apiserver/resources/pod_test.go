@@ -231,7 +231,6 @@ func TestPodUpdate(t *testing.T) {
 			tc.mutate(pod)
 			r := Pods()
 			r.Default(pod)
-			r.PrepareForUpdate(pod, old)
 			errs := r.ValidateUpdate(pod, old)
 			checkErrorKeys(t, errs, tc.want)
 			if tc.message != "" && (len(errs) == 0 || !strings.Contains(errs[0].Detail, tc.message)) {
@@ -255,24 +254,6 @@ func TestPodUpdateDeadline(t *testing.T) {
 		pod := old.DeepCopy()
 		pod.Spec.ActiveDeadlineSeconds = tc.now
 		checkErrorKeys(t, Pods().ValidateUpdate(pod, old), tc.want)
-	}
-}
-
-func TestPodUpdateKeepsStatus(t *testing.T) {
-	old := testPod(t)
-	old.Status.Phase = corev1.PodRunning
-	pod := old.DeepCopy()
-	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed}
-	Pods().PrepareForUpdate(pod, old)
-	if pod.Status.Phase != corev1.PodRunning {
-		t.Errorf("an update of the pod changed its status")
-	}
-	if Pods().GenerationChanged(pod, old) {
-		t.Errorf("generation changed without a spec change")
-	}
-	pod.Spec.Containers[0].Image = "busybox:1.37"
-	if !Pods().GenerationChanged(pod, old) {
-		t.Errorf("generation kept on an image change")
 	}
 }
 

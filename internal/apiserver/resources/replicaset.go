@@ -37,10 +37,6 @@ func ReplicaSets() *Resource {
 		PrepareForCreate: func(obj runtime.Object) {
 			rs := obj.(*appsv1.ReplicaSet)
 			rs.Status = appsv1.ReplicaSetStatus{}
-			rs.Generation = 1
-		},
-		PrepareForUpdate: func(obj, old runtime.Object) {
-			obj.(*appsv1.ReplicaSet).Status = old.(*appsv1.ReplicaSet).Status
 		},
 		Default: func(obj runtime.Object) {
 			rs := obj.(*appsv1.ReplicaSet)

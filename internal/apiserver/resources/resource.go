@@ -52,7 +52,8 @@ type Resource struct {
 	// PrepareForCreate clears fields users may not set on create (e.g.
 	// status) and sets server-owned initial state (e.g. phase Pending).
 	PrepareForCreate func(obj runtime.Object)
-	// PrepareForUpdate carries server-owned state over from old.
+	// PrepareForUpdate carries server-owned state over from old. (Status
+	// of HasStatus resources and generation are kept by the apiserver.)
 	PrepareForUpdate func(obj, old runtime.Object)
 	// Default fills in defaults, as upstream's defaulters do.
 	Default func(obj runtime.Object)
