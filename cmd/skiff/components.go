@@ -4,18 +4,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/app"
+	"github.com/skiff-sh/skiff/internal/metrics"
 )
 
 // newComponentCommand builds `skiff scheduler` and `skiff
 // controller-manager`: the same components `skiff server` runs, as their
 // own processes against any API server, under leader election.
-func newComponentCommand(use, short string, run func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error) *cobra.Command {
+func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error) *cobra.Command {
 	var kubeconfig string
 	cmd := &cobra.Command{
 		Use:   use,
@@ -23,15 +26,29 @@ func newComponentCommand(use, short string, run func(cmd *cobra.Command, kubecon
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", use)
+			if metricsAddr != "" {
+				ln, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return fmt.Errorf("--metrics-bind-address: %w", err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", metrics.Handler())
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+				log.Info("serving metrics", "address", ln.Addr().String())
+			}
 			return run(cmd, kubeconfig, log)
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server to work against")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-bind-address", metricsAddr,
+		"where to serve Prometheus /metrics over plain HTTP (keep it on loopback); empty disables")
 	return cmd
 }
 
 func newSchedulerCommand() *cobra.Command {
-	return newComponentCommand("scheduler", "Run the scheduler on its own (leader-elected on kube-system/kube-scheduler)",
+	return newComponentCommand("scheduler", "Run the scheduler on its own (leader-elected on kube-system/kube-scheduler)", "127.0.0.1:10259",
 		func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
@@ -43,7 +60,7 @@ func newSchedulerCommand() *cobra.Command {
 
 func newControllerManagerCommand() *cobra.Command {
 	clusterCIDR := "10.42.0.0/16"
-	cmd := newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)",
+	cmd := newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)", "127.0.0.1:10257",
 		func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {

@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	componentmetrics "github.com/skiff-sh/skiff/internal/metrics"
 )
 
 // metrics are the API server's Prometheus series, named as upstream's so
@@ -34,8 +36,11 @@ func newMetrics() *metrics {
 	return m
 }
 
+// serveMetrics serves the API server's series and those of the components
+// running in the same process (controllers, scheduler, kubelet).
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	g := prometheus.Gatherers{s.metrics.registry, componentmetrics.Registry}
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
 // statusRecorder remembers the response code for metrics.

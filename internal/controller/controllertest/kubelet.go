@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 )
 
 // Kubelet pretends to be every node: it binds unscheduled pods to
@@ -30,14 +31,29 @@ type Kubelet struct {
 	ready    func(*corev1.Pod) bool
 	queue    workqueue.TypedRateLimitingInterface[string]
 	store    cache.Store
+	// nodes, when set, means the scheduler binds: the kubelet only runs
+	// pods bound to one of these nodes and ignores pods on stopped ones,
+	// which then stay as they were, like on a machine that went away.
+	nodes *Nodes
 }
 
 // StartKubelet runs a fake kubelet for namespace ns until the test ends.
 // By default every pod becomes ready at once.
 func StartKubelet(t *testing.T, client kubernetes.Interface, ns string) *Kubelet {
+	return startKubelet(t, client, ns, nil)
+}
+
+// StartNodeKubelet runs a fake kubelet for the pods of namespace ns that
+// the scheduler binds to nodes (all namespaces if ns is ""); pods on nodes
+// that were Stopped are left alone.
+func StartNodeKubelet(t *testing.T, client kubernetes.Interface, ns string, nodes *Nodes) *Kubelet {
+	return startKubelet(t, client, ns, nodes)
+}
+
+func startKubelet(t *testing.T, client kubernetes.Interface, ns string, nodes *Nodes) *Kubelet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	k := &Kubelet{client: client, NodeName: "node-1", ready: func(*corev1.Pod) bool { return true },
+	k := &Kubelet{client: client, NodeName: "node-1", ready: func(*corev1.Pod) bool { return true }, nodes: nodes,
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())}
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
 	inf := f.Core().V1().Pods().Informer()
@@ -115,6 +131,9 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 	}
 	pod := obj.(*corev1.Pod)
 	pods := k.client.CoreV1().Pods(pod.Namespace)
+	if k.nodes != nil && (pod.Spec.NodeName == "" || k.nodes.Dead(pod.Spec.NodeName)) {
+		return nil
+	}
 	switch {
 	case pod.DeletionTimestamp != nil:
 		zero := int64(0)
@@ -154,6 +173,13 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		{Type: corev1.ContainersReady, Status: status, LastTransitionTime: now},
 		{Type: corev1.PodReady, Status: status, LastTransitionTime: now},
+	}
+	cp.Status.ContainerStatuses = nil
+	for _, c := range cp.Spec.Containers {
+		cp.Status.ContainerStatuses = append(cp.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image, Ready: wantReady, Started: ptr.To(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: *cp.Status.StartTime}},
+		})
 	}
 	_, err = pods.UpdateStatus(ctx, cp, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {

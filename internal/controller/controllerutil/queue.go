@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -16,10 +18,17 @@ import (
 // usual per-item exponential backoff (5ms doubling to 1000s) and overall
 // token bucket.
 func NewQueue(name string) workqueue.TypedRateLimitingInterface[string] {
-	return workqueue.NewTypedRateLimitingQueueWithConfig(
-		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: name},
-	)
+	return NewQueueWithRateLimiter(name, workqueue.DefaultTypedControllerRateLimiter[string]())
+}
+
+// NewQueueWithRateLimiter is NewQueue with a controller's own requeue
+// policy. Both report the workqueue metrics under the controller's name
+// without its "-controller" suffix ("deployment", "replicaset"), as
+// upstream's queues are named.
+func NewQueueWithRateLimiter(name string, limiter workqueue.TypedRateLimiter[string]) workqueue.TypedRateLimitingInterface[string] {
+	registerMetrics()
+	return workqueue.NewTypedRateLimitingQueueWithConfig(limiter,
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: strings.TrimSuffix(name, "-controller")})
 }
 
 // KeyOf is the namespace/name key of an informer object, tombstones
@@ -56,7 +65,7 @@ func RunWorkers(ctx context.Context, log *slog.Logger, name string, queue workqu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for processNextItem(ctx, log, queue, syncFn) {
+			for processNextItem(ctx, log, name, queue, syncFn) {
 			}
 		}()
 	}
@@ -66,7 +75,7 @@ func RunWorkers(ctx context.Context, log *slog.Logger, name string, queue workqu
 	return nil
 }
 
-func processNextItem(ctx context.Context, log *slog.Logger, queue workqueue.TypedRateLimitingInterface[string], syncFn SyncFunc) bool {
+func processNextItem(ctx context.Context, log *slog.Logger, name string, queue workqueue.TypedRateLimitingInterface[string], syncFn SyncFunc) bool {
 	key, quit := queue.Get()
 	if quit {
 		return false
@@ -79,7 +88,14 @@ func processNextItem(ctx context.Context, log *slog.Logger, queue workqueue.Type
 		log.Debug("synced", "key", key, "took", time.Since(start))
 		return true
 	}
-	log.Info("sync failed, requeueing", "key", key, "err", err)
+	syncErrors.WithLabelValues(strings.TrimSuffix(name, "-controller")).Inc()
+	if apierrors.IsConflict(err) {
+		// A write from a cache a step behind: the next sync reads the
+		// newer object. Routine under churn, so not worth an info line.
+		log.Debug("sync conflicted, requeueing", "key", key, "err", err)
+	} else {
+		log.Info("sync failed, requeueing", "key", key, "err", err)
+	}
 	queue.AddRateLimited(key)
 	return true
 }

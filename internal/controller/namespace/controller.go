@@ -79,9 +79,8 @@ func New(ctx context.Context, client kubernetes.Interface, metadataClient metada
 		metadata: metadataClient,
 		nsLister: nsInformer.Lister(),
 		synced:   nsInformer.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, maxBackoff),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: Name}),
+		queue: controllerutil.NewQueueWithRateLimiter(Name,
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, maxBackoff)),
 		log:     opts.Logger,
 		clock:   opts.Clock,
 		workers: opts.Workers,
