@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,15 +101,15 @@ func run(bin, out string, nPods, ops, starts int) error {
 	latency := map[string]benchutil.Summary{}
 	for _, conc := range []int{1, 16} {
 		prefix := fmt.Sprintf("lat-c%d-", conc)
-		latency[fmt.Sprintf("create_c%d", conc)] = measure(ops, conc, func(i int) error {
+		latency[fmt.Sprintf("create_c%d", conc)] = benchutil.Measure(ops, conc, func(i int) error {
 			_, err := cs.CoreV1().Pods("default").Create(ctx, pod(prefix, i), metav1.CreateOptions{})
 			return err
 		})
-		latency[fmt.Sprintf("get_c%d", conc)] = measure(ops, conc, func(i int) error {
+		latency[fmt.Sprintf("get_c%d", conc)] = benchutil.Measure(ops, conc, func(i int) error {
 			_, err := cs.CoreV1().Pods("default").Get(ctx, fmt.Sprintf("%s%d", prefix, i), metav1.GetOptions{})
 			return err
 		})
-		latency[fmt.Sprintf("list_c%d", conc)] = measure(ops/5, conc, func(i int) error {
+		latency[fmt.Sprintf("list_c%d", conc)] = benchutil.Measure(ops/5, conc, func(i int) error {
 			_, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{Limit: 50})
 			return err
 		})
@@ -123,7 +121,7 @@ func run(bin, out string, nPods, ops, starts int) error {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "big"}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	fill := measure(nPods, 16, func(i int) error {
+	fill := benchutil.Measure(nPods, 16, func(i int) error {
 		_, err := cs.CoreV1().Pods("big").Create(ctx, pod("big-", i), metav1.CreateOptions{})
 		return err
 	})
@@ -171,40 +169,6 @@ func pod(prefix string, i int) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s%d", prefix, i), Labels: map[string]string{"app": "bench"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}},
 	}
-}
-
-// measure runs n calls over conc workers and summarises their latency.
-func measure(n, conc int, call func(i int) error) benchutil.Summary {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := call(i); err != nil {
-					errs.Add(1)
-					if errs.Load() < 5 {
-						fmt.Fprintln(os.Stderr, "error:", err)
-					}
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	if errs.Load() > 0 {
-		fmt.Fprintf(os.Stderr, "%d errors\n", errs.Load())
-	}
-	return benchutil.Summarize(lat, time.Since(start))
 }
 
 func printTable(r *benchutil.Report, cold, warm []time.Duration, idle int64, lat map[string]benchutil.Summary, nPods int) {

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -42,15 +44,16 @@ func FreePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// StartServer runs `bin server` on loopback ports with dataDir and waits
-// for /readyz.
-func StartServer(bin, dataDir string, logTo *os.File) (*Server, error) {
+// StartServer runs `bin server` on loopback ports with dataDir (and any
+// extra flags) and waits for /readyz.
+func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server, error) {
 	s := &Server{DataDir: dataDir, Port: FreePort()}
 	args := []string{"server", "--data-dir", dataDir, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(s.Port),
 		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--log-level", "warn"}
+	args = append(args, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if logTo != nil {
@@ -182,3 +185,38 @@ func (r *Report) Write(dir string) (string, error) {
 func Ctx(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// Measure runs n calls over conc workers and summarises their latency.
+func Measure(n, conc int, call func(i int) error) Summary {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := call(i); err != nil {
+					errs.Add(1)
+					if errs.Load() < 5 {
+						fmt.Fprintln(os.Stderr, "error:", err)
+					}
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	if errs.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "%d errors\n", errs.Load())
+	}
+	return Summarize(lat, time.Since(start))
+}
+
