@@ -18,8 +18,9 @@ import (
 // newComponentCommand builds `skiff scheduler` and `skiff
 // controller-manager`: the same components `skiff server` runs, as their
 // own processes against any API server, under leader election.
-func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error) *cobra.Command {
+func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Command, kubeconfig string, opts app.ComponentOptions) error) *cobra.Command {
 	var kubeconfig string
+	var le app.LeaderElection
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -38,10 +39,16 @@ func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Com
 				defer srv.Close()
 				log.Info("serving metrics", "address", ln.Addr().String())
 			}
-			return run(cmd, kubeconfig, log)
+			return run(cmd, kubeconfig, app.ComponentOptions{LeaderElection: le, Log: log})
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server to work against")
+	cmd.Flags().DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"how long a standby waits after the leader's last renewal before taking over")
+	cmd.Flags().DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"how long the leader keeps retrying a renewal before it stops leading; less than the lease duration")
+	cmd.Flags().DurationVar(&le.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"how often to try to acquire or renew the lease")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-bind-address", metricsAddr,
 		"where to serve Prometheus /metrics over plain HTTP (keep it on loopback); empty disables")
 	return cmd
@@ -49,19 +56,19 @@ func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Com
 
 func newSchedulerCommand() *cobra.Command {
 	return newComponentCommand("scheduler", "Run the scheduler on its own (leader-elected on kube-system/kube-scheduler)", "127.0.0.1:10259",
-		func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error {
+		func(cmd *cobra.Command, kubeconfig string, opts app.ComponentOptions) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
 				return err
 			}
-			return app.RunScheduler(cmd.Context(), cfg, log)
+			return app.RunScheduler(cmd.Context(), cfg, opts)
 		})
 }
 
 func newControllerManagerCommand() *cobra.Command {
 	clusterCIDR := "10.42.0.0/16"
 	cmd := newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)", "127.0.0.1:10257",
-		func(cmd *cobra.Command, kubeconfig string, log *slog.Logger) error {
+		func(cmd *cobra.Command, kubeconfig string, opts app.ComponentOptions) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 			if err != nil {
 				return err
@@ -70,7 +77,8 @@ func newControllerManagerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--cluster-cidr: %w", err)
 			}
-			return app.RunControllerManager(cmd.Context(), cfg, cidr, log)
+			opts.ClusterCIDR = cidr
+			return app.RunControllerManager(cmd.Context(), cfg, opts)
 		})
 	cmd.Flags().StringVar(&clusterCIDR, "cluster-cidr", clusterCIDR, "range of pod IPs (a /24 per node)")
 	return cmd

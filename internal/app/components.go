@@ -37,11 +37,40 @@ const (
 	schedulerLease         = "kube-scheduler"
 )
 
+// ComponentOptions configure the controller manager and the scheduler.
+type ComponentOptions struct {
+	// ClusterCIDR is where node pod CIDRs come from (controller manager).
+	ClusterCIDR *net.IPNet
+	// LeaderElection timings; zero values take upstream's defaults.
+	LeaderElection LeaderElection
+	Log            *slog.Logger
+}
+
+// LeaderElection are the timings of the component Leases, named as
+// upstream's --leader-elect-* flags.
+type LeaderElection struct {
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+func (le LeaderElection) withDefaults() LeaderElection {
+	if le.LeaseDuration == 0 {
+		le.LeaseDuration = 15 * time.Second
+	}
+	if le.RenewDeadline == 0 {
+		le.RenewDeadline = min(10*time.Second, le.LeaseDuration*2/3)
+	}
+	if le.RetryPeriod == 0 {
+		le.RetryPeriod = min(2*time.Second, le.RenewDeadline/4)
+	}
+	return le
+}
+
 // runLeaderElected runs fn while this process holds the Lease name in
 // kube-system, and campaigns again after losing it, until ctx is done.
 // Several servers can therefore run the same component safely: one acts,
 // the others wait.
-func runLeaderElected(ctx context.Context, client kubernetes.Interface, name string, log *slog.Logger, fn func(context.Context) error) error {
+func runLeaderElected(ctx context.Context, client kubernetes.Interface, name string, le LeaderElection, log *slog.Logger, fn func(context.Context) error) error {
+	le = le.withDefaults()
 	host, _ := os.Hostname()
 	id := host + "_" + string(uuid.NewUUID())
 	lock := &resourcelock.LeaseLock{
@@ -53,9 +82,9 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 		var runErr error
 		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 			Lock:            lock,
-			LeaseDuration:   15 * time.Second,
-			RenewDeadline:   10 * time.Second,
-			RetryPeriod:     2 * time.Second,
+			LeaseDuration:   le.LeaseDuration,
+			RenewDeadline:   le.RenewDeadline,
+			RetryPeriod:     le.RetryPeriod,
 			ReleaseOnCancel: true,
 			Name:            name,
 			Callbacks: leaderelection.LeaderCallbacks{
@@ -176,7 +205,8 @@ func componentConfig(cfg *rest.Config, userAgent string) *rest.Config {
 
 // RunControllerManager runs the controllers under leader election (for
 // `skiff controller-manager` and the in-process copy).
-func RunControllerManager(ctx context.Context, cfg *rest.Config, clusterCIDR *net.IPNet, log *slog.Logger) error {
+func RunControllerManager(ctx context.Context, cfg *rest.Config, opts ComponentOptions) error {
+	log := opts.logger()
 	client, err := ComponentClient(cfg, "skiff-controller-manager")
 	if err != nil {
 		return err
@@ -185,18 +215,26 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, clusterCIDR *ne
 	if err != nil {
 		return err
 	}
-	return runLeaderElected(ctx, client, controllerManagerLease, log, func(ctx context.Context) error {
-		return runControllerManager(ctx, client, meta, clusterCIDR, log)
+	return runLeaderElected(ctx, client, controllerManagerLease, opts.LeaderElection, log, func(ctx context.Context) error {
+		return runControllerManager(ctx, client, meta, opts.ClusterCIDR, log)
 	})
 }
 
 // RunScheduler runs the scheduler under leader election.
-func RunScheduler(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
+func RunScheduler(ctx context.Context, cfg *rest.Config, opts ComponentOptions) error {
+	log := opts.logger()
 	client, err := ComponentClient(cfg, "skiff-scheduler")
 	if err != nil {
 		return err
 	}
-	return runLeaderElected(ctx, client, schedulerLease, log, func(ctx context.Context) error {
+	return runLeaderElected(ctx, client, schedulerLease, opts.LeaderElection, log, func(ctx context.Context) error {
 		return runScheduler(ctx, client, log)
 	})
+}
+
+func (o ComponentOptions) logger() *slog.Logger {
+	if o.Log == nil {
+		return slog.Default()
+	}
+	return o.Log
 }

@@ -197,11 +197,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		if s.controllerManagerConfig != nil {
 			go func() {
-				errc <- RunControllerManager(ctx, s.controllerManagerConfig, s.clusterCIDR, s.log.With("component", "controller-manager"))
+				errc <- RunControllerManager(ctx, s.controllerManagerConfig,
+					ComponentOptions{ClusterCIDR: s.clusterCIDR, Log: s.log.With("component", "controller-manager")})
 			}()
 		}
 		if s.schedulerConfig != nil {
-			go func() { errc <- RunScheduler(ctx, s.schedulerConfig, s.log.With("component", "scheduler")) }()
+			go func() {
+				errc <- RunScheduler(ctx, s.schedulerConfig, ComponentOptions{Log: s.log.With("component", "scheduler")})
+			}()
 		}
 	}()
 

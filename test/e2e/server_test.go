@@ -36,6 +36,7 @@ type server struct {
 
 	port                 int
 	etcdClient, etcdPeer string
+	extraArgs            []string // per-test server flags
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when cmd has been waited for
@@ -69,13 +70,14 @@ func newServer(bin, dir string) (*server, error) {
 
 // startNewServer starts a server in dir, retrying with other ports if the
 // ones picked were taken in the meantime.
-func startNewServer(bin, dir string) (*server, error) {
+func startNewServer(bin, dir string, extraArgs ...string) (*server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s, err := newServer(bin, dir)
 		if err != nil {
 			return nil, err
 		}
+		s.extraArgs = extraArgs
 		if lastErr = s.start(); lastErr == nil {
 			return s, nil
 		}
@@ -91,10 +93,10 @@ func startNewServer(bin, dir string) (*server, error) {
 
 // startTestServer starts a dedicated server for one test and stops it, and
 // checks it stopped cleanly, when the test ends.
-func startTestServer(t *testing.T) *server {
+func startTestServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
 	requireKubectl(t)
-	s, err := startNewServer(skiffBin, t.TempDir())
+	s, err := startNewServer(skiffBin, t.TempDir(), extraArgs...)
 	if err != nil {
 		t.Fatalf("starting skiff server: %v", err)
 	}
@@ -126,6 +128,7 @@ func (s *server) args() []string {
 		"--embedded-etcd-peer-url", s.etcdPeer,
 		"--log-level", "warn",
 	}
+	args = append(args, s.extraArgs...)
 	return append(args, strings.Fields(os.Getenv("SKIFF_E2E_SERVER_FLAGS"))...)
 }
 
