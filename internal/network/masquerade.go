@@ -1,0 +1,57 @@
+package network
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+)
+
+// Table is the nftables table skiff's node networking owns. Nothing else
+// writes to it, so it can be replaced whole and deleted on cleanup.
+const Table = "skiff-network"
+
+// EnsureMasquerade (re)writes the table so that traffic from pods to
+// anywhere outside the cluster's pod range leaves with the node's address.
+// Pod-to-pod traffic, on this node or another (host-gw routes), keeps its
+// source address, as Kubernetes' network model requires.
+func EnsureMasquerade(clusterCIDR *net.IPNet) error {
+	if clusterCIDR == nil || clusterCIDR.IP.To4() == nil {
+		return fmt.Errorf("masquerade: need an IPv4 cluster CIDR, got %v", clusterCIDR)
+	}
+	// One transaction: create-or-keep, flush, refill. Readers never see
+	// the table half-written.
+	script := fmt.Sprintf(`table ip %[1]s {}
+flush table ip %[1]s
+table ip %[1]s {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr %[2]s ip daddr != %[2]s masquerade comment "pods leaving the pod network"
+	}
+}
+`, Table, clusterCIDR.String())
+	return nft(script)
+}
+
+// Cleanup removes what this package added to the host: the nftables
+// table. (The bridge and veths belong to the CNI plugins and go with the
+// sandboxes; the node's CNI config file goes with its data dir.)
+func Cleanup() error {
+	err := nft(fmt.Sprintf("delete table ip %s\n", Table))
+	if err != nil && strings.Contains(err.Error(), "No such file or directory") {
+		return nil
+	}
+	return err
+}
+
+func nft(script string) error {
+	cmd := exec.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("nft: %v: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
