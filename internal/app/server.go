@@ -167,8 +167,11 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		}
 	}
 	tlsCfg := auth.ServerTLSConfig(serving, ca)
+	join := &joinHandler{next: s.api.Handler(), ca: ca, authn: auth.Union(authenticators...),
+		facts: NodeCredentials{ClusterDNS: ClusterDNSIP(serviceNet).String(), ClusterDomain: cfg.ClusterDomain,
+			ClusterCIDR: cfg.ClusterCIDR}}
 	s.httpServer = &http.Server{
-		Handler:           s.api.Handler(),
+		Handler:           join,
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
@@ -276,9 +279,15 @@ func servingSANs(cfg ServerConfig, kubeIP net.IP) ([]string, []net.IP) {
 	return hosts, ips
 }
 
-func firstServiceIP(n *net.IPNet) net.IP {
+func firstServiceIP(n *net.IPNet) net.IP { return nthIP(n, 1) }
+
+// ClusterDNSIP is the cluster DNS Service's address: the tenth of the
+// service range (10.43.0.10 by default), as k3s and kubeadm place it.
+func ClusterDNSIP(n *net.IPNet) net.IP { return nthIP(n, 10) }
+
+func nthIP(n *net.IPNet, i byte) net.IP {
 	ip := make(net.IP, len(n.IP.To4()))
 	copy(ip, n.IP.To4())
-	ip[len(ip)-1]++
+	ip[len(ip)-1] += i
 	return ip
 }

@@ -26,6 +26,8 @@ type Server struct {
 	URL        string
 	Kubeconfig string
 	DataDir    string
+	// JoinToken is what `skiff agent --token` takes.
+	JoinToken string
 	// EtcdServers and EtcdPrefix locate its state, so a test can start a
 	// second server on the same data (restart).
 	EtcdServers []string
@@ -87,7 +89,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		cancel()
 		t.Fatalf("starting skiff server: %v", err)
 	}
-	s := &Server{URL: srv.URL, Kubeconfig: srv.KubeconfigPath, DataDir: opts.DataDir,
+	s := &Server{URL: srv.URL, Kubeconfig: srv.KubeconfigPath, DataDir: opts.DataDir, JoinToken: srv.JoinToken,
 		EtcdServers: opts.EtcdServers, EtcdPrefix: opts.EtcdPrefix, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- srv.Run(ctx) }()
 	t.Cleanup(s.Stop)
