@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -80,7 +81,7 @@ func New(ctx context.Context, client kubernetes.Interface, metadataClient metada
 		if _, dup := c.informers[gvr]; dup {
 			continue
 		}
-		inf := newInformer(metadataClient, client.Discovery().RESTClient(), gvr)
+		inf := metadatainformer.NewFilteredMetadataInformer(metadataClient, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 		if err := inf.AddIndexers(cache.Indexers{uidIndex: indexByUID, ownerIndex: indexByOwnerUID}); err != nil {
 			return nil, fmt.Errorf("%s: index %s: %w", Name, gvr, err)
 		}
