@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -116,10 +117,20 @@ func (n *Nodes) register(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	// Status is ignored on create; post it the way a kubelet does.
-	created.Status = node.Status
-	created.Status.Conditions = []corev1.NodeCondition{readyCondition()}
-	if _, err := n.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	// Status is ignored on create; post it the way a kubelet does (the
+	// node IPAM controller may have written the node meanwhile).
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		created.Status = node.Status
+		created.Status.Conditions = []corev1.NodeCondition{readyCondition()}
+		_, err := n.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := n.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+				created = fresh
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	return n.renew(ctx, name)
