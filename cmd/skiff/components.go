@@ -67,6 +67,7 @@ func newSchedulerCommand() *cobra.Command {
 
 func newControllerManagerCommand() *cobra.Command {
 	clusterCIDR := "10.42.0.0/16"
+	var grace time.Duration
 	cmd := newComponentCommand("controller-manager", "Run the controllers on their own (leader-elected on kube-system/kube-controller-manager)", "127.0.0.1:10257",
 		func(cmd *cobra.Command, kubeconfig string, opts app.ComponentOptions) error {
 			cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -77,9 +78,11 @@ func newControllerManagerCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--cluster-cidr: %w", err)
 			}
-			opts.ClusterCIDR = cidr
+			opts.ClusterCIDR, opts.NodeMonitorGracePeriod = cidr, grace
 			return app.RunControllerManager(cmd.Context(), cfg, opts)
 		})
 	cmd.Flags().StringVar(&clusterCIDR, "cluster-cidr", clusterCIDR, "range of pod IPs (a /24 per node)")
+	cmd.Flags().DurationVar(&grace, "node-monitor-grace-period", 40*time.Second,
+		"how long a node may miss heartbeats before it is marked Unknown and its pods are evicted")
 	return cmd
 }

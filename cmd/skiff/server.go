@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,8 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "DNS domain of the cluster")
 	f.BoolVar(&cfg.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
+		"how long a node may miss heartbeats before it is marked Unknown and its pods are evicted")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

@@ -25,6 +25,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
+	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
@@ -43,7 +44,10 @@ type ComponentOptions struct {
 	ClusterCIDR *net.IPNet
 	// LeaderElection timings; zero values take upstream's defaults.
 	LeaderElection LeaderElection
-	Log            *slog.Logger
+	// NodeMonitorGracePeriod: how long a node may go without a heartbeat
+	// before it is marked Unknown and tainted (0: upstream's 40s).
+	NodeMonitorGracePeriod time.Duration
+	Log                    *slog.Logger
 }
 
 // LeaderElection are the timings of the component Leases, named as
@@ -104,7 +108,8 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 
 // runControllerManager runs the controllers on one shared informer
 // factory until ctx is done. clusterCIDR is where node pod CIDRs come from.
-func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, clusterCIDR *net.IPNet, log *slog.Logger) error {
+func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, opts ComponentOptions, log *slog.Logger) error {
+	clusterCIDR := opts.ClusterCIDR
 	factory := informers.NewSharedInformerFactory(client, 0)
 	ipam, err := nodeipam.New(ctx, client, factory.Core().V1().Nodes(), nodeipam.Options{ClusterCIDR: clusterCIDR, Logger: log.With("controller", "nodeipam")})
 	if err != nil {
@@ -141,9 +146,14 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("garbage collector: %w", err)
 	}
+	nlc, err := nodelifecycle.New(ctx, client, factory.Core().V1().Nodes(), factory.Core().V1().Pods(),
+		factory.Coordination().V1().Leases(), nodelifecycle.Options{Logger: log, NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod})
+	if err != nil {
+		return fmt.Errorf("node lifecycle controller: %w", err)
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, eps.Start, gc.Start, ipam.Start, pgc.Start)
+	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, eps.Start, gc.Start, ipam.Start, pgc.Start, nlc.Start)
 }
 
 // collectedResources are the resources whose objects the garbage
@@ -216,7 +226,7 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, opts ComponentO
 		return err
 	}
 	return runLeaderElected(ctx, client, controllerManagerLease, opts.LeaderElection, log, func(ctx context.Context) error {
-		return runControllerManager(ctx, client, meta, opts.ClusterCIDR, log)
+		return runControllerManager(ctx, client, meta, opts, log)
 	})
 }
 

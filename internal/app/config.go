@@ -46,6 +46,8 @@ type ServerConfig struct {
 	// components in this process (run them with `skiff controller-manager`
 	// and `skiff scheduler`, or not at all).
 	DisableControllerManager, DisableScheduler bool
+	// NodeMonitorGracePeriod for the node lifecycle controller (0: 40s).
+	NodeMonitorGracePeriod time.Duration
 
 	// TokenAuthFile is an optional static token file (token,user,uid,"groups").
 	TokenAuthFile string

@@ -201,7 +201,8 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.controllerManagerConfig != nil {
 			go func() {
 				errc <- RunControllerManager(ctx, s.controllerManagerConfig,
-					ComponentOptions{ClusterCIDR: s.clusterCIDR, Log: s.log.With("component", "controller-manager")})
+					ComponentOptions{ClusterCIDR: s.clusterCIDR, NodeMonitorGracePeriod: s.cfg.NodeMonitorGracePeriod,
+						Log: s.log.With("component", "controller-manager")})
 			}()
 		}
 		if s.schedulerConfig != nil {

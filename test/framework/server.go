@@ -46,6 +46,9 @@ type Options struct {
 	// Components runs the controller manager and the scheduler in the
 	// server too (off by default: API tests want an idle cluster).
 	Components bool
+	// NodeMonitorGracePeriod for the node lifecycle controller (default
+	// upstream's 40s; tests of node loss shorten it).
+	NodeMonitorGracePeriod time.Duration
 	// AdvertiseAddress for the kubernetes Service's endpoints (default
 	// 127.0.0.1, for which none are published). Nothing connects to it.
 	AdvertiseAddress string
@@ -84,6 +87,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		Logger:                   logger,
 		DisableControllerManager: !opts.Components,
 		DisableScheduler:         !opts.Components,
+		NodeMonitorGracePeriod:   opts.NodeMonitorGracePeriod,
 	})
 	if err != nil {
 		cancel()
