@@ -11,9 +11,15 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/internal/images"
 )
 
 func main() {
+	// The built-in images run this same binary as /pause and /agnhost.
+	if run, ok := images.Multicall(os.Args[0]); ok {
+		os.Exit(run(os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
@@ -32,6 +38,7 @@ func newRootCommand() *cobra.Command {
                             etcd, controllers and scheduler)
   skiff scheduler           run the scheduler on its own
   skiff controller-manager  run the controllers on their own
+  skiff image import|ls     load image archives into / list the local registry
   skiff version             print the version
 
 The real kubectl and client-go work against it unchanged:
@@ -39,6 +46,6 @@ The real kubectl and client-go work against it unchanged:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newImageCommand(), newVersionCommand())
 	return root
 }

@@ -59,6 +59,9 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may miss heartbeats before it is marked Unknown and its pods are evicted")
+	f.IntVar(&cfg.RegistryPort, "registry-port", app.DefaultRegistryPort,
+		"port of the local image registry (loopback; read-only on the advertise address)")
+	f.BoolVar(&cfg.DisableRegistry, "disable-registry", false, "run no local image registry")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

@@ -49,6 +49,13 @@ type ServerConfig struct {
 	// NodeMonitorGracePeriod for the node lifecycle controller (0: 40s).
 	NodeMonitorGracePeriod time.Duration
 
+	// RegistryPort is where the local image registry listens (default
+	// 6444): on loopback, and read-only on the advertise address.
+	RegistryPort int
+	// DisableRegistry runs no registry (then pods can only use images
+	// the runtime already has or reaches itself).
+	DisableRegistry bool
+
 	// TokenAuthFile is an optional static token file (token,user,uid,"groups").
 	TokenAuthFile string
 
@@ -77,6 +84,9 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.SecurePort == 0 {
 		c.SecurePort = 6443
+	}
+	if c.RegistryPort == 0 {
+		c.RegistryPort = DefaultRegistryPort
 	}
 	if c.SecurePort < 0 || c.SecurePort > 65535 {
 		return fmt.Errorf("secure port %d out of range", c.SecurePort)

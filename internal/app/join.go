@@ -48,6 +48,9 @@ type NodeCredentials struct {
 	ClusterDNS    string `json:"clusterDNS"`
 	ClusterDomain string `json:"clusterDomain"`
 	ClusterCIDR   string `json:"clusterCIDR"`
+	// Registry is the image registry's pull address for containerd's
+	// mirror configuration ("" when the server runs none).
+	Registry string `json:"registry,omitempty"`
 }
 
 // joinHandler serves the two join paths in front of next (the API).

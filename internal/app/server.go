@@ -38,6 +38,7 @@ type Server struct {
 	// URL is the API server's address as clients use it.
 	URL         string
 	clusterCIDR *net.IPNet
+	registry    *localRegistry
 	// componentConfigs are the in-process components' client configs.
 	controllerManagerConfig, schedulerConfig *rest.Config
 }
@@ -167,9 +168,18 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		}
 	}
 	tlsCfg := auth.ServerTLSConfig(serving, ca)
-	join := &joinHandler{next: s.api.Handler(), ca: ca, authn: auth.Union(authenticators...),
-		facts: NodeCredentials{ClusterDNS: ClusterDNSIP(serviceNet).String(), ClusterDomain: cfg.ClusterDomain,
-			ClusterCIDR: cfg.ClusterCIDR}}
+	facts := NodeCredentials{ClusterDNS: ClusterDNSIP(serviceNet).String(), ClusterDomain: cfg.ClusterDomain,
+		ClusterCIDR: cfg.ClusterCIDR}
+	if !cfg.DisableRegistry {
+		if s.registry, err = openLocalRegistry(cfg.DataDir, s.log.With("component", "registry")); err != nil {
+			return nil, err
+		}
+		if err := s.registry.serve(cfg.AdvertiseAddress, cfg.RegistryPort); err != nil {
+			return nil, err
+		}
+		facts.Registry = "http://" + net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.RegistryPort))
+	}
+	join := &joinHandler{next: s.api.Handler(), ca: ca, authn: auth.Union(authenticators...), facts: facts}
 	s.httpServer = &http.Server{
 		Handler:           join,
 		TLSConfig:         tlsCfg,
@@ -193,6 +203,9 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- err
 	}()
 	go func() { errc <- s.api.Start(ctx) }()
+	if s.registry != nil {
+		go s.registry.seed(ctx)
+	}
 	// Gate 4: the components, once the API server is ready.
 	go func() {
 		if !s.waitReady(ctx) {
@@ -245,6 +258,9 @@ func (s *Server) waitReady(ctx context.Context) bool {
 func (s *Server) Ready() bool { return s.api != nil && s.api.Ready() }
 
 func (s *Server) close() {
+	if s.registry != nil {
+		s.registry.close()
+	}
 	if s.etcd != nil {
 		_ = s.etcd.Close()
 	}

@@ -127,6 +127,9 @@ func (s *server) args() []string {
 		"--embedded-etcd-client-url", s.etcdClient,
 		"--embedded-etcd-peer-url", s.etcdPeer,
 		"--log-level", "warn",
+		// Many servers run at once here: no registry port to share, and no
+		// containers. Tests of nodes turn them back on in extraArgs.
+		"--disable-registry",
 	}
 	args = append(args, s.extraArgs...)
 	return append(args, strings.Fields(os.Getenv("SKIFF_E2E_SERVER_FLAGS"))...)

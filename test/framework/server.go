@@ -88,6 +88,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		DisableControllerManager: !opts.Components,
 		DisableScheduler:         !opts.Components,
 		NodeMonitorGracePeriod:   opts.NodeMonitorGracePeriod,
+		DisableRegistry:          true, // test binaries are not static: nothing to seed
 	})
 	if err != nil {
 		cancel()

@@ -52,7 +52,7 @@ func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server,
 		"--secure-port", strconv.Itoa(s.Port),
 		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
-		"--log-level", "warn"}
+		"--log-level", "warn", "--disable-registry"}
 	args = append(args, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
