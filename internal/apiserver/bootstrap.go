@@ -8,12 +8,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/skiff-sh/skiff/internal/apiserver/resources"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -25,8 +27,9 @@ func (s *Server) namespaces() *endpoint {
 }
 
 // bootstrap creates what the cluster needs before clients come: the
-// system namespaces, the allocator state repaired from the Services that
-// exist, and the kubernetes Service with its endpoints.
+// system namespaces, the built-in PriorityClasses, the allocator state
+// repaired from the Services that exist, and the kubernetes Service with
+// its endpoints.
 func (s *Server) bootstrap(ctx context.Context) error {
 	sys := writeOptions{fieldManager: "skiff-apiserver", fieldValidation: metav1.FieldValidationIgnore}
 	for _, name := range systemNamespaces {
@@ -35,10 +38,26 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("namespace %s: %w", name, err)
 		}
 	}
+	if err := s.ensureSystemPriorityClasses(ctx, sys); err != nil {
+		return err
+	}
 	if err := s.repairAllocators(ctx); err != nil {
 		return fmt.Errorf("repairing allocators: %w", err)
 	}
 	return s.ensureKubernetesService(ctx, sys)
+}
+
+// ensureSystemPriorityClasses creates the built-in PriorityClasses
+// (system-node-critical, system-cluster-critical); existing ones are kept,
+// as validation already pins their values.
+func (s *Server) ensureSystemPriorityClasses(ctx context.Context, sys writeOptions) error {
+	ep := s.endpoints[schedulingv1.SchemeGroupVersion.WithResource("priorityclasses")]
+	for _, pc := range resources.SystemPriorityClasses() {
+		if _, err := s.create(ctx, ep, "", pc, sys); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("priority class %s: %w", pc.Name, err)
+		}
+	}
+	return nil
 }
 
 // repairAllocators rebuilds the ClusterIP and node port bitmaps from the

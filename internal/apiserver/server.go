@@ -9,6 +9,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,11 @@ type Config struct {
 	CompactionInterval time.Duration
 	// BookmarkInterval: how often watches get bookmarks (default 1m).
 	BookmarkInterval time.Duration
+	// KubeletClientTLS is how the API server reaches kubelets for pods/log,
+	// exec, attach, portforward and nodes/proxy: its kubelet client
+	// certificate and the CA that signs kubelet serving certificates. Nil
+	// answers those subresources with 503.
+	KubeletClientTLS *tls.Config
 	Logger           *slog.Logger
 }
 
@@ -122,6 +128,7 @@ type Server struct {
 
 	metrics *metrics
 	ready   atomic.Bool
+	kubelet *kubeletClient
 }
 
 // New builds the server: one store per resource and the route table.
@@ -137,13 +144,14 @@ func New(cfg Config) (*Server, error) {
 		endpoints: map[schema.GroupVersionResource]*endpoint{},
 		byGV:      map[schema.GroupVersion][]*endpoint{},
 		metrics:   newMetrics(),
+		kubelet:   newKubeletClient(cfg.KubeletClientTLS),
 	}
 	s.codecs = newCodecs(s.scheme)
 	rangeStore, rangeKey := s.rawStore("ranges", "")
 	s.serviceIPs = newIPAllocator(rangeStore, rangeKey+"/serviceips", cfg.ServiceCIDR)
 	s.nodePorts = newPortAllocator(rangeStore, rangeKey+"/servicenodeports", cfg.NodePortBase, cfg.NodePortSize)
 
-	all := resources.All(resources.Deps{ServiceIPs: s.serviceIPs, NodePorts: s.nodePorts})
+	all := resources.All(resources.Deps{ServiceIPs: s.serviceIPs, NodePorts: s.nodePorts, PriorityClasses: storedPriorityClasses{s}})
 	for _, res := range all {
 		ep, err := s.newEndpoint(res)
 		if err != nil {

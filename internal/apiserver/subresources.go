@@ -302,23 +302,3 @@ func (s *Server) serveFinalize(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	s.writeResource(w, r, ep, http.StatusOK, out)
 }
-
-// serveNodeProxied answers pods/log, exec, attach, portforward, proxy and
-// nodes/proxy. They are served by the node's kubelet; until a kubelet
-// connection exists, say so clearly.
-func (s *Server) serveNodeProxied(ctx context.Context, w http.ResponseWriter, r *http.Request, ep *endpoint, ns string, ri requestInfo) {
-	obj := ep.res.New()
-	if err := ep.store.Get(ctx, ep.key(ns, ri.Name), storage.GetOptions{}, obj); err != nil {
-		s.writeError(w, r, toAPIError(err, ep.res.GroupResource(), ri.Name))
-		return
-	}
-	node := ri.Name
-	if pod, ok := obj.(*corev1.Pod); ok {
-		if pod.Spec.NodeName == "" {
-			s.writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name)))
-			return
-		}
-		node = pod.Spec.NodeName
-	}
-	s.writeError(w, r, apierrors.NewServiceUnavailable(fmt.Sprintf("no kubelet connection to node %q for %s/%s", node, ri.Resource, ri.Subresource)))
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
+	kubeletserver "github.com/skiff-sh/skiff/internal/kubelet/server"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -78,6 +79,16 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin certificate: %w", err)
 	}
+	// The API server's identity towards kubelets (logs, exec, port-forward).
+	kubeletCert, kubeletKey, err := auth.EnsureClientCert(tlsDir, "kube-apiserver-kubelet-client", ca,
+		kubeletserver.APIServerKubeletClientUser, nil)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	kubeletPair, err := tls.X509KeyPair(kubeletCert, kubeletKey)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet client certificate: %w", err)
+	}
 	token, err := auth.EnsureJoinToken(cfg.DataDir, ca)
 	if err != nil {
 		return nil, fmt.Errorf("join token: %w", err)
@@ -130,6 +141,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		SecurePort:       port,
 		Authenticator:    auth.Union(authenticators...),
 		Authorizer:       auth.AlwaysAllow{},
+		KubeletClientTLS: &tls.Config{Certificates: []tls.Certificate{kubeletPair}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
 		Logger:           s.log,
 	})
 	if err != nil {

@@ -6,6 +6,9 @@ type Deps struct {
 	ServiceIPs IPAllocator
 	// NodePorts allocates node ports from 30000-32767.
 	NodePorts PortAllocator
+	// PriorityClasses reads the stored PriorityClasses for pod priority
+	// admission (nil: the built-in classes only).
+	PriorityClasses PriorityClassLister
 }
 
 // All lists every resource skiff serves, in discovery order. Adding a
@@ -14,7 +17,7 @@ func All(d Deps) []*Resource {
 	return []*Resource{
 		// core/v1
 		Namespaces(),
-		Pods(),
+		withPodPriority(Pods(), d.PriorityClasses),
 		Nodes(),
 		Services(d.ServiceIPs, d.NodePorts),
 		Endpoints(),
@@ -27,6 +30,8 @@ func All(d Deps) []*Resource {
 		ReplicaSets(),
 		// coordination.k8s.io/v1
 		Leases(),
+		// scheduling.k8s.io/v1
+		PriorityClasses(d.PriorityClasses),
 		// discovery.k8s.io/v1
 		EndpointSlices(),
 		// events.k8s.io/v1

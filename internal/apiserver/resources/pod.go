@@ -13,13 +13,6 @@ import (
 	"github.com/skiff-sh/skiff/internal/apiserver/printers"
 )
 
-// Priorities of the PriorityClasses every cluster has. A pod naming
-// another class keeps the priority it was given.
-var systemPriorities = map[string]int32{
-	"system-cluster-critical": 2000000000,
-	"system-node-critical":    2000001000,
-}
-
 // defaultTolerationSeconds is how long a pod stays on a node that became
 // not-ready or unreachable, as upstream's DefaultTolerationSeconds plugin
 // sets it.
@@ -89,7 +82,8 @@ func preparePodForCreate(obj runtime.Object) {
 
 // defaultPod applies the PodSpec defaults, those upstream gives pods but
 // not templates, and what upstream's admission plugins add to every pod
-// (ServiceAccount, Priority, DefaultTolerationSeconds).
+// (ServiceAccount, DefaultTolerationSeconds). Priority needs the stored
+// PriorityClasses and is resolved on create (pod_priority.go).
 func defaultPod(pod *corev1.Pod) {
 	spec := &pod.Spec
 	DefaultPodSpec(spec)
@@ -115,14 +109,6 @@ func defaultPod(pod *corev1.Pod) {
 	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; !mirror && spec.ServiceAccountName == "" {
 		spec.ServiceAccountName = "default"
 		spec.DeprecatedServiceAccount = "default"
-	}
-	if spec.Priority == nil {
-		if p, ok := systemPriorities[spec.PriorityClassName]; ok || spec.PriorityClassName == "" {
-			spec.Priority = podspecRef(p)
-		}
-	}
-	if spec.PreemptionPolicy == nil {
-		spec.PreemptionPolicy = podspecRef(corev1.PreemptLowerPriority)
 	}
 	addDefaultTolerations(spec)
 }

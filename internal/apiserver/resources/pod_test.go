@@ -68,8 +68,9 @@ func TestPodAdmissionDefaults(t *testing.T) {
 	pod.Spec.PriorityClassName = "system-node-critical"
 	pod.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 	Pods().Default(pod)
-	if *pod.Spec.Priority != 2000001000 || *pod.Spec.PreemptionPolicy != corev1.PreemptLowerPriority {
-		t.Errorf("priority = %d %s", *pod.Spec.Priority, *pod.Spec.PreemptionPolicy)
+	// Priority is admission's, on create (pod_priority_test.go).
+	if pod.Spec.Priority != nil || pod.Spec.PreemptionPolicy != nil {
+		t.Errorf("defaulting set priority %v, preemption policy %v", pod.Spec.Priority, pod.Spec.PreemptionPolicy)
 	}
 	if len(pod.Spec.Tolerations) != 1 {
 		t.Errorf("a pod tolerating everything got tolerations %v", pod.Spec.Tolerations)
