@@ -34,6 +34,7 @@ func (s *Scheduler) podHandler() cache.ResourceEventHandler {
 				return
 			}
 			s.queue.Delete(podKey(pod))
+			s.nominator.Forget(pod.UID)
 			s.cache.RemovePod(pod.UID)
 			if pod.Spec.NodeName != "" {
 				s.queue.MoveAll()
@@ -47,6 +48,7 @@ func (s *Scheduler) onPod(old, pod *corev1.Pod) {
 	key := podKey(pod)
 	if pod.Spec.NodeName != "" {
 		s.queue.Delete(key)
+		s.nominator.Forget(pod.UID)
 		if framework.IsTerminal(pod) {
 			s.cache.RemovePod(pod.UID)
 			if old != nil && !framework.IsTerminal(old) {
@@ -59,14 +61,16 @@ func (s *Scheduler) onPod(old, pod *corev1.Pod) {
 	}
 	if !s.responsibleFor(pod) {
 		s.queue.Delete(key)
+		s.nominator.Forget(pod.UID)
 		return
 	}
+	s.nominator.Update(old, pod)
 	// Status-only writes (ours included) do not make a pod more schedulable.
 	if old != nil && equality.Semantic.DeepEqual(old.Spec, pod.Spec) &&
 		equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
 		return
 	}
-	s.queue.Add(key, priorityOf(pod))
+	s.queue.Add(key, podPriority(pod))
 }
 
 // responsibleFor says whether pod is a pending pod this scheduler serves.
@@ -116,10 +120,3 @@ func nodeSchedulingChanged(old, node *corev1.Node) bool {
 }
 
 func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
-
-func priorityOf(pod *corev1.Pod) int32 {
-	if pod.Spec.Priority != nil {
-		return *pod.Spec.Priority
-	}
-	return 0
-}

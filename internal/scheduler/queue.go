@@ -20,7 +20,9 @@ const (
 type qItem struct {
 	key      string
 	priority int32
-	// enqueued orders equal priorities first come, first served.
+	// enqueued orders equal priorities first come, first served; a
+	// failed attempt re-stamps it, so a retry queues behind the pods of
+	// its priority that waited meanwhile (as upstream stamps it).
 	enqueued time.Time
 	state    itemState
 	index    int // in the active heap
@@ -156,6 +158,7 @@ func (q *queue) Failed(key string, unschedulable bool) {
 	}
 	it.attempts++
 	now := q.now()
+	it.enqueued = now
 	it.backoffUntil = now.Add(q.backoffFor(it.attempts))
 	switch {
 	case it.requeue:

@@ -30,6 +30,34 @@ func TestQueueOrdersByPriorityThenAge(t *testing.T) {
 	}
 }
 
+func TestQueueRetryQueuesBehindItsPriority(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	q := newTestQueue(c)
+	q.Add("ns/first", 5)
+	key, _ := q.Pop()
+	c.step(time.Millisecond)
+	q.Add("ns/second", 5)
+	q.Add("ns/low", 1)
+	c.step(time.Millisecond)
+	q.Failed(key, false)
+	c.step(time.Second)
+	q.Flush()
+	// first failed after second was queued: second goes first; priority
+	// still beats age.
+	for _, want := range []string{"ns/second", "ns/first", "ns/low"} {
+		if got, _ := q.Pop(); got != want {
+			t.Fatalf("pop %s, want %s", got, want)
+		}
+	}
+	// A priority change reorders a waiting pod.
+	q.Add("ns/a", 1)
+	q.Add("ns/b", 1)
+	q.Add("ns/b", 9)
+	if got, _ := q.Pop(); got != "ns/b" {
+		t.Fatalf("pop %s after raising b's priority", got)
+	}
+}
+
 func TestQueueBackoffDoublesToMax(t *testing.T) {
 	q := newTestQueue(&fakeClock{})
 	var got []time.Duration

@@ -31,15 +31,29 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		return true
 	}
 	pi := framework.NewPodInfo(pod)
-	node, diag, next := s.cfg.Framework.ScheduleFrom(pi, s.cache.Snapshot(), s.nextStart)
-	s.nextStart = next
+	// Pods nominated to a node hold their room there against pods of
+	// lower priority.
+	snap := s.nominator.WithNominated(s.cache.Snapshot(), pod)
+	node, diag := s.decide(pi, snap)
 	if node == "" {
 		msg := diag.Message()
+		unschedulable := true
+		var nominate *string
+		if !s.cfg.DisablePreemption {
+			tail, nom, err := s.preempt(ctx, pi, snap, diag)
+			if err != nil {
+				s.log.Info("preemption failed", "pod", key, "err", err)
+				unschedulable = false
+			}
+			msg += tail
+			nominate = nom
+		}
 		s.log.Debug("pod unschedulable", "pod", key, "reason", msg)
-		s.queue.Failed(key, true)
-		go s.recordFailure(ctx, pod, msg)
+		s.queue.Failed(key, unschedulable)
+		go s.recordFailure(ctx, pod, msg, nominate)
 		return true
 	}
+	s.nominator.Forget(pod.UID)
 	// Assume: charge the pod to the node now, so the next decision counts
 	// it, and bind in the background. The cached pod is never modified, so
 	// the assumed pod is a copy.
@@ -50,6 +64,19 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	s.cache.Assume(&api)
 	go s.bind(ctx, key, assumed, node)
 	return true
+}
+
+// decide picks a node for pi: the node it is nominated to if it fits
+// there now (its victims are gone), else the best node of snap.
+func (s *Scheduler) decide(pi *framework.PodInfo, snap *framework.Snapshot) (string, *framework.Diagnosis) {
+	if nominated := s.nominatedNodeOf(pi.Pod); nominated != "" {
+		if i := snap.Index(nominated); i >= 0 && filterNode(s.cfg.Framework.ForCycle(pi, snap), pi, snap.Nodes[i]) == nil {
+			return nominated, &framework.Diagnosis{NumNodes: len(snap.Nodes)}
+		}
+	}
+	node, diag, next := s.cfg.Framework.ScheduleFrom(pi, snap, s.nextStart)
+	s.nextStart = next
+	return node, diag
 }
 
 // bind posts the binding. On failure the assumed pod is forgotten and the
@@ -82,8 +109,10 @@ func (s *Scheduler) bind(ctx context.Context, key string, pod *corev1.Pod, node 
 }
 
 // recordFailure tells the user: a FailedScheduling event and the
-// PodScheduled=False/Unschedulable condition with the summary message.
-func (s *Scheduler) recordFailure(ctx context.Context, pod *corev1.Pod, msg string) {
+// PodScheduled=False/Unschedulable condition with the summary message,
+// written together with the nominated node when nominate is set ("" clears
+// it).
+func (s *Scheduler) recordFailure(ctx context.Context, pod *corev1.Pod, msg string, nominate *string) {
 	s.recorder.Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", "%s", msg)
 	cond := corev1.PodCondition{
 		Type:    corev1.PodScheduled,
@@ -92,12 +121,18 @@ func (s *Scheduler) recordFailure(ctx context.Context, pod *corev1.Pod, msg stri
 		Message: msg,
 	}
 	updated, changed := withCondition(pod, cond, metav1.NewTime(time.Now()))
+	if nominate != nil && pod.Status.NominatedNodeName != *nominate {
+		if !changed {
+			updated = pod.DeepCopy()
+		}
+		updated.Status.NominatedNodeName = *nominate
+		changed = true
+	}
 	if !changed {
 		return
 	}
-	_, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
-	if err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && ctx.Err() == nil {
-		// A conflict means the pod changed; the next attempt writes again.
+	err := s.patchPodStatus(ctx, pod, updated)
+	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		s.log.Info("updating PodScheduled condition", "pod", podKey(pod), "err", err)
 	}
 }

@@ -4,11 +4,14 @@
 // with the pure core (package framework, plugins from package plugins)
 // against a node cache that counts assumed pods, and binds through the
 // pods/binding subresource, recording Scheduled / FailedScheduling events
-// and the PodScheduled condition.
+// and the PodScheduled condition. A pod that fits nowhere may preempt
+// pods of lower priority (preemption.go decides, preempt.go acts) and
+// waits, nominated to the node, until they are gone.
 //
-// It owns the scheduling queue, the node cache and the binder. It does not
-// own the placement rules (framework, plugins), leader election or the
-// process wiring (internal/app), and it never reaches past client-go.
+// It owns the scheduling queue, the node cache, the binder and
+// preemption. It does not own the placement rules (framework, plugins),
+// leader election or the process wiring (internal/app), and it never
+// reaches past client-go.
 package scheduler
 
 import (
@@ -45,6 +48,9 @@ type Config struct {
 	// MaxUnschedulable is how long an unschedulable pod waits for a
 	// cluster event before it is retried anyway (5m).
 	MaxUnschedulable time.Duration
+	// DisablePreemption turns off evicting lower-priority pods for pods
+	// that fit nowhere (upstream's DefaultPreemption, on by default).
+	DisablePreemption bool
 	// Logger (slog.Default()).
 	Logger *slog.Logger
 }
@@ -98,6 +104,12 @@ type Scheduler struct {
 	// nextStart is where the next decision starts visiting nodes (only
 	// the scheduling goroutine uses it).
 	nextStart int
+
+	// nominator holds the pods waiting for their preemption victims to
+	// go; preemptOffset is where the next preemption starts its dry run
+	// (scheduling goroutine only).
+	nominator     *nominator
+	preemptOffset int
 }
 
 // New returns a scheduler using client; configuration errors are reported
@@ -105,11 +117,12 @@ type Scheduler struct {
 func New(client kubernetes.Interface, cfg Config) *Scheduler {
 	cfg.setDefaults()
 	return &Scheduler{
-		client: client,
-		cfg:    cfg,
-		log:    cfg.Logger.With("component", "scheduler"),
-		queue:  newQueue(time.Now, cfg.InitialBackoff, cfg.MaxBackoff, cfg.MaxUnschedulable),
-		cache:  newNodeCache(),
+		client:    client,
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "scheduler"),
+		queue:     newQueue(time.Now, cfg.InitialBackoff, cfg.MaxBackoff, cfg.MaxUnschedulable),
+		cache:     newNodeCache(),
+		nominator: newNominator(),
 	}
 }
 

@@ -248,7 +248,8 @@ func TestSchedulerBindsPods(t *testing.T) {
 		if by["n1"][0].Name != "tolerant" {
 			t.Errorf("n1 has %s, want tolerant", by["n1"][0].Name)
 		}
-		want := "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 node(s) had untolerated taint {dedicated: gpu}."
+		want := "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 node(s) had untolerated taint {dedicated: gpu}." +
+			" preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 		waitFor(t, ctx, "nowhere unschedulable", func() (bool, error) {
 			p, err := cs.CoreV1().Pods("default").Get(ctx, "nowhere", metav1.GetOptions{})
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -20,6 +21,8 @@ type PodInfo struct {
 	HostPorts []HostPort
 	// Controller is the UID of the pod's controller ownerReference, if any.
 	Controller types.UID
+	// Affinity is the pod's inter-pod (anti-)affinity, parsed; nil if none.
+	Affinity *AffinityTerms
 }
 
 // HostPort is a port bound on the node's network.
@@ -59,6 +62,7 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 		pi.Controller = ref.UID
 	}
+	pi.Affinity = NewAffinityTerms(pod)
 	return pi
 }
 
@@ -75,6 +79,11 @@ type NodeInfo struct {
 	NonZeroRequested Resource
 	Pods             []*PodInfo
 	UsedPorts        []HostPort
+	// PodsWithAffinity are the Pods with inter-pod (anti-)affinity terms,
+	// PodsWithRequiredAntiAffinity those with required anti-affinity: the
+	// few pods whose terms every decision must check (symmetry).
+	PodsWithAffinity             []*PodInfo
+	PodsWithRequiredAntiAffinity []*PodInfo
 }
 
 // NewNodeInfo returns a NodeInfo for node with the given pods.
@@ -107,6 +116,12 @@ func (n *NodeInfo) AddPod(p *PodInfo) {
 	n.NonZeroRequested.MilliCPU += p.NonZero.MilliCPU
 	n.NonZeroRequested.Memory += p.NonZero.Memory
 	n.UsedPorts = append(n.UsedPorts, p.HostPorts...)
+	if p.Affinity != nil {
+		n.PodsWithAffinity = append(n.PodsWithAffinity, p)
+		if len(p.Affinity.RequiredAnti) > 0 {
+			n.PodsWithRequiredAntiAffinity = append(n.PodsWithRequiredAntiAffinity, p)
+		}
+	}
 }
 
 // RemovePod removes the pod with uid and reports whether it was there.
@@ -123,6 +138,10 @@ func (n *NodeInfo) RemovePod(uid types.UID) bool {
 		for _, q := range n.Pods {
 			n.UsedPorts = append(n.UsedPorts, q.HostPorts...)
 		}
+		if p.Affinity != nil {
+			n.PodsWithAffinity = withoutPod(n.PodsWithAffinity, uid)
+			n.PodsWithRequiredAntiAffinity = withoutPod(n.PodsWithRequiredAntiAffinity, uid)
+		}
 		return true
 	}
 	return false
@@ -136,13 +155,31 @@ func (n *NodeInfo) Clone() *NodeInfo {
 	c.Requested = n.Requested.Clone()
 	c.Pods = append([]*PodInfo(nil), n.Pods...)
 	c.UsedPorts = append([]HostPort(nil), n.UsedPorts...)
+	c.PodsWithAffinity = append([]*PodInfo(nil), n.PodsWithAffinity...)
+	c.PodsWithRequiredAntiAffinity = append([]*PodInfo(nil), n.PodsWithRequiredAntiAffinity...)
 	return &c
+}
+
+// withoutPod returns pods less the one with uid, in a new array (the old
+// one may be shared with a snapshot).
+func withoutPod(pods []*PodInfo, uid types.UID) []*PodInfo {
+	out := pods[:0:0]
+	for _, p := range pods {
+		if p.Pod.UID != uid {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Snapshot is the read-only cluster state one decision is made against:
 // nodes sorted by name, which is also the order ties are broken in.
 type Snapshot struct {
 	Nodes []*NodeInfo
+	// Namespaces are the labels of each namespace, for affinity terms'
+	// namespaceSelectors; nil when the caller does not track namespaces
+	// (see AffinityTerm.MatchesNamespace for what a selector does then).
+	Namespaces map[string]labels.Set
 }
 
 // NewSnapshot builds a snapshot from objects: pods count against the node

@@ -51,6 +51,7 @@ func (f *Framework) ScheduleFrom(pi *PodInfo, snap *Snapshot, start int) (string
 		return "", d, 0
 	}
 	start = ((start % n) + n) % n
+	f = f.ForCycle(pi, snap)
 	want := int64(f.NumFeasibleNodesToFind(n))
 	statuses := make([]*Status, n)
 	visited := make([]bool, n)
@@ -137,6 +138,7 @@ func (f *Framework) filter(pi *PodInfo, n *NodeInfo) *Status {
 // score runs every score plugin on every feasible node, normalizes and
 // weights them.
 func (f *Framework) score(pi *PodInfo, nodes []*NodeInfo) []NodeScore {
+	f.preScore(pi, nodes)
 	raw := make([][]int64, len(f.Scores))
 	for j := range raw {
 		raw[j] = make([]int64, len(nodes))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
@@ -19,13 +20,15 @@ import (
 var update = flag.Bool("update", false, "rewrite the want: sections of testdata/*.yaml")
 
 // goldenCase is one testdata file: a cluster (nodes, and pods already on
-// them by spec.nodeName) and pods each scheduled on their own against it.
-// The want: block, which must come last, is the rendered decisions.
+// them by spec.nodeName; namespaces, optional, for namespaceSelectors)
+// and pods each scheduled on their own against it. The want: block, which
+// must come last, is the rendered decisions.
 type goldenCase struct {
-	Nodes    []corev1.Node `json:"nodes"`
-	Pods     []corev1.Pod  `json:"pods"`
-	Schedule []corev1.Pod  `json:"schedule"`
-	Want     string        `json:"want"`
+	Namespaces []corev1.Namespace `json:"namespaces"`
+	Nodes      []corev1.Node      `json:"nodes"`
+	Pods       []corev1.Pod       `json:"pods"`
+	Schedule   []corev1.Pod       `json:"schedule"`
+	Want       string             `json:"want"`
 }
 
 func TestGolden(t *testing.T) {
@@ -78,6 +81,12 @@ func renderCase(c *goldenCase) string {
 		pods[i] = &c.Pods[i]
 	}
 	snap := framework.NewSnapshot(nodes, pods)
+	if len(c.Namespaces) > 0 {
+		snap.Namespaces = map[string]labels.Set{}
+		for _, ns := range c.Namespaces {
+			snap.Namespaces[ns.Name] = ns.Labels
+		}
+	}
 	f := Default()
 	var b strings.Builder
 	for i := range c.Schedule {
