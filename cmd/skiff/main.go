@@ -35,7 +35,10 @@ func newRootCommand() *cobra.Command {
 		Long: `skiff runs a Kubernetes-compatible cluster from one binary.
 
   skiff server              run the control plane (API server on :6443, embedded
-                            etcd, controllers and scheduler)
+                            etcd, controllers, scheduler, image registry) and a
+                            node agent on this machine
+  skiff agent               join this machine to a cluster as a node
+  skiff hollow-nodes        run many simulated nodes for scale tests
   skiff scheduler           run the scheduler on its own
   skiff controller-manager  run the controllers on their own
   skiff image import|ls     load image archives into / list the local registry
@@ -46,6 +49,6 @@ The real kubectl and client-go work against it unchanged:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newAgentCommand(), newHollowNodesCommand(), newImageCommand(), newVersionCommand())
 	return root
 }

@@ -61,6 +61,10 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 		"how long a node may miss heartbeats before it is marked Unknown and its pods are evicted")
 	f.IntVar(&cfg.RegistryPort, "registry-port", app.DefaultRegistryPort,
 		"port of the local image registry (loopback; read-only on the advertise address)")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no node on this machine (control plane only)")
+	f.StringVar(&cfg.Agent.ContainerRuntimeEndpoint, "container-runtime-endpoint", "",
+		"for this machine's node: use this CRI socket instead of starting containerd")
+	f.StringVar(&cfg.Agent.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
 	f.BoolVar(&cfg.DisableRegistry, "disable-registry", false, "run no local image registry")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

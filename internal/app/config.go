@@ -49,6 +49,13 @@ type ServerConfig struct {
 	// NodeMonitorGracePeriod for the node lifecycle controller (0: 40s).
 	NodeMonitorGracePeriod time.Duration
 
+	// DisableAgent runs no node on the server's machine (a control plane
+	// only; nodes join with `skiff agent`).
+	DisableAgent bool
+	// Agent configures the server's own node (ServerURL, Token and
+	// DataDir are filled in).
+	Agent AgentConfig
+
 	// RegistryPort is where the local image registry listens (default
 	// 6444): on loopback, and read-only on the advertise address.
 	RegistryPort int

@@ -40,6 +40,7 @@ type Server struct {
 	URL         string
 	clusterCIDR *net.IPNet
 	registry    *localRegistry
+	localURL    string // the API as this machine reaches it
 	// componentConfigs are the in-process components' client configs.
 	controllerManagerConfig, schedulerConfig *rest.Config
 }
@@ -157,6 +158,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	if ip := net.ParseIP(cfg.BindAddress); !ip.IsUnspecified() && !ip.IsLoopback() {
 		localURL = s.URL
 	}
+	s.localURL = localURL
 	if err := auth.WriteKubeconfig(s.KubeconfigPath, localURL, ca.CertPEM, adminCert, adminKey, "default", "default"); err != nil {
 		return nil, fmt.Errorf("admin kubeconfig: %w", err)
 	}
@@ -222,6 +224,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() {
 		if !s.waitReady(ctx) {
 			return
+		}
+		if !s.cfg.DisableAgent {
+			go func() { errc <- s.runAgent(ctx) }()
 		}
 		if s.controllerManagerConfig != nil {
 			go func() {
@@ -319,4 +324,27 @@ func nthIP(n *net.IPNet, i byte) net.IP {
 	copy(ip, n.IP.To4())
 	ip[len(ip)-1] += i
 	return ip
+}
+
+// runAgent runs this machine's node, joined to this server like any other.
+func (s *Server) runAgent(ctx context.Context) error {
+	cfg := s.cfg.Agent
+	cfg.ServerURL, cfg.Token = s.localURL, s.JoinToken
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(s.cfg.DataDir, "agent")
+	}
+	if cfg.NodeIP == "" {
+		cfg.NodeIP = s.cfg.AdvertiseAddress
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.log.With("component", "agent")
+	}
+	if s.registry != nil {
+		cfg.registryReady = s.registry.seeded
+	}
+	err := RunAgent(ctx, cfg)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
 }

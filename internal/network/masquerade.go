@@ -2,6 +2,7 @@ package network
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -34,15 +35,23 @@ table ip %[1]s {
 	return nft(script)
 }
 
-// Cleanup removes what this package added to the host: the nftables
-// table. (The bridge and veths belong to the CNI plugins and go with the
-// sandboxes; the node's CNI config file goes with its data dir.)
-func Cleanup() error {
-	err := nft(fmt.Sprintf("delete table ip %s\n", Table))
-	if err != nil && strings.Contains(err.Error(), "No such file or directory") {
-		return nil
+// Cleanup removes what the node's networking added to the host: the
+// nftables table and the pods' bridge (the CNI bridge plugin creates it
+// and never deletes it; the veths go with the sandboxes). The node's CNI
+// config goes with its data dir.
+func Cleanup(bridge string) error {
+	if bridge == "" {
+		bridge = "cni0"
 	}
-	return err
+	var errs []error
+	if err := nft(fmt.Sprintf("delete table ip %s\n", Table)); err != nil && !strings.Contains(err.Error(), "No such file or directory") {
+		errs = append(errs, err)
+	}
+	if out, err := exec.Command("ip", "link", "delete", bridge, "type", "bridge").CombinedOutput(); err != nil &&
+		!strings.Contains(string(out), "Cannot find device") {
+		errs = append(errs, fmt.Errorf("delete bridge %s: %v: %s", bridge, err, bytes.TrimSpace(out)))
+	}
+	return errors.Join(errs...)
 }
 
 func nft(script string) error {

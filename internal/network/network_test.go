@@ -69,10 +69,16 @@ func TestMasquerade(t *testing.T) {
 		if !strings.Contains(string(out), "ip saddr 10.42.0.0/16 ip daddr != 10.42.0.0/16") {
 			t.Errorf("rule does not match the pod range:\n%s", out)
 		}
-		if err := Cleanup(); err != nil {
+		if out, err := exec.Command("ip", "link", "add", "skifftest0", "type", "bridge").CombinedOutput(); err != nil {
+			t.Fatalf("add bridge: %v: %s", err, out)
+		}
+		if err := Cleanup("skifftest0"); err != nil {
 			t.Fatal(err)
 		}
-		if err := Cleanup(); err != nil {
+		if out, err := exec.Command("ip", "link", "show", "skifftest0").CombinedOutput(); err == nil {
+			t.Errorf("bridge still there after cleanup:\n%s", out)
+		}
+		if err := Cleanup("skifftest0"); err != nil {
 			t.Errorf("second cleanup: %v", err)
 		}
 		if out, err := exec.Command("nft", "list", "table", "ip", Table).CombinedOutput(); err == nil {

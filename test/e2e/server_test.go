@@ -129,7 +129,7 @@ func (s *server) args() []string {
 		"--log-level", "warn",
 		// Many servers run at once here: no registry port to share, and no
 		// containers. Tests of nodes turn them back on in extraArgs.
-		"--disable-registry",
+		"--disable-registry", "--disable-agent",
 	}
 	args = append(args, s.extraArgs...)
 	return append(args, strings.Fields(os.Getenv("SKIFF_E2E_SERVER_FLAGS"))...)

@@ -52,7 +52,7 @@ func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server,
 		"--secure-port", strconv.Itoa(s.Port),
 		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
-		"--log-level", "warn", "--disable-registry"}
+		"--log-level", "warn", "--disable-registry", "--disable-agent"}
 	args = append(args, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -219,4 +219,3 @@ func Measure(n, conc int, call func(i int) error) Summary {
 	}
 	return Summarize(lat, time.Since(start))
 }
-

@@ -1,0 +1,188 @@
+package kubelet
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	cri "k8s.io/cri-api/pkg/apis"
+	"k8s.io/utils/clock"
+)
+
+// Defaults for Config, as upstream's kubelet configuration defaults.
+const (
+	DefaultRootDir                   = "/var/lib/kubelet"
+	DefaultPodLogsDir                = "/var/log/pods"
+	DefaultClusterDomain             = "cluster.local"
+	DefaultResolvConf                = "/etc/resolv.conf"
+	DefaultPort                      = 10250
+	DefaultMaxPods                   = 110
+	DefaultKubeletVersion            = "v1.32.4+skiff"
+	DefaultNodeStatusUpdateFrequency = 10 * time.Second
+	DefaultNodeStatusReportFrequency = 5 * time.Minute
+	DefaultNodeLeaseRenewInterval    = 10 * time.Second
+	DefaultNodeLeaseDurationSeconds  = 40
+	DefaultRelistPeriod              = time.Second
+	DefaultResyncPeriod              = 10 * time.Second
+	DefaultBackOffInitial            = 10 * time.Second
+	DefaultBackOffMax                = 5 * time.Minute
+	DefaultMaxDeadContainers         = 2
+)
+
+// Config is the kubelet's configuration. NodeName, Client, Runtime and
+// Images are required; every other zero value takes the default above.
+type Config struct {
+	// NodeName is the Node this kubelet registers and runs pods for.
+	NodeName string
+	// Client talks to the API server.
+	Client kubernetes.Interface
+	// Runtime and Images are the CRI services (containerd's, or the fake).
+	Runtime cri.RuntimeService
+	Images  cri.ImageManagerService
+
+	// RootDir holds per-pod state: /etc/hosts files and termination
+	// message files under pods/<uid>/ (default /var/lib/kubelet).
+	RootDir string
+	// PodLogsDir is where the runtime writes container logs, in
+	// <ns>_<name>_<uid>/<container>/<restart>.log (default /var/log/pods).
+	PodLogsDir string
+	// ClusterDNS are the nameservers of ClusterFirst pods; without any,
+	// such pods get the host's DNS (as upstream does, with a warning).
+	ClusterDNS []string
+	// ClusterDomain (default cluster.local).
+	ClusterDomain string
+	// ResolvConf is the host's resolver file for dnsPolicy Default and the
+	// host search domains (default /etc/resolv.conf; "-" for none).
+	ResolvConf string
+	// NodeIP is the node's InternalIP and the pods' hostIP (default: the
+	// first non-loopback IPv4 address of the machine, 127.0.0.1 for hollow
+	// nodes).
+	NodeIP string
+	// Capacity overrides what the machine reports, per resource (cpu,
+	// memory, ephemeral-storage, pods); hollow nodes report only this and
+	// fixed defaults.
+	Capacity corev1.ResourceList
+	// Labels are added to the Node's well-known labels on registration.
+	Labels map[string]string
+	// Taints the Node registers with.
+	Taints []corev1.Taint
+	// Volumes sets up pod volumes (default NoVolumes).
+	Volumes VolumeManager
+	// Probes runs container probes (default NoProbes).
+	Probes ProbeManager
+	// Hollow makes a node that touches nothing on the host: no files under
+	// RootDir or PodLogsDir, no machine inspection. For running thousands
+	// of nodes against the fake runtime in one process.
+	Hollow bool
+	// Port is the kubelet server's port, published in the Node (10250).
+	Port int32
+	// KubeletVersion reported in the Node.
+	KubeletVersion string
+	// EventBroadcaster to record events with; hollow nodes share one.
+	// Default: the kubelet starts its own and stops it with Run.
+	EventBroadcaster record.EventBroadcaster
+	// Clock (default the real clock).
+	Clock clock.WithTickerAndDelayedExecution
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+
+	// Timing, defaults as upstream.
+	NodeStatusUpdateFrequency time.Duration // status computed (10s)
+	NodeStatusReportFrequency time.Duration // status written without change (5m)
+	NodeLeaseRenewInterval    time.Duration // lease renewed (10s)
+	NodeLeaseDurationSeconds  int32         // lease duration (40)
+	RelistPeriod              time.Duration // runtime relisted for changes (1s)
+	ResyncPeriod              time.Duration // every pod synced at least this often (10s)
+	CrashLoopBackOffInitial   time.Duration // first restart delay (10s)
+	CrashLoopBackOffMax       time.Duration // cap (5m); reset after 2×cap of running
+	ImagePullBackOffInitial   time.Duration // (10s)
+	ImagePullBackOffMax       time.Duration // (5m)
+	// MaxDeadContainers kept per container of a pod (2: the last exit and
+	// the one before, for state and lastState).
+	MaxDeadContainers int
+}
+
+// setDefaults fills zero fields; validate must pass first.
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.RootDir == "" {
+		c.RootDir = DefaultRootDir
+	}
+	if c.PodLogsDir == "" {
+		c.PodLogsDir = DefaultPodLogsDir
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = DefaultClusterDomain
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = DefaultResolvConf
+	}
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.KubeletVersion == "" {
+		c.KubeletVersion = DefaultKubeletVersion
+	}
+	if c.Volumes == nil {
+		c.Volumes = NoVolumes{}
+	}
+	if c.Probes == nil {
+		c.Probes = NoProbes{}
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.NodeLeaseDurationSeconds <= 0 {
+		c.NodeLeaseDurationSeconds = DefaultNodeLeaseDurationSeconds
+	}
+	if c.MaxDeadContainers <= 0 {
+		c.MaxDeadContainers = DefaultMaxDeadContainers
+	}
+	def(&c.NodeStatusUpdateFrequency, DefaultNodeStatusUpdateFrequency)
+	def(&c.NodeStatusReportFrequency, DefaultNodeStatusReportFrequency)
+	def(&c.NodeLeaseRenewInterval, DefaultNodeLeaseRenewInterval)
+	def(&c.RelistPeriod, DefaultRelistPeriod)
+	def(&c.ResyncPeriod, DefaultResyncPeriod)
+	def(&c.CrashLoopBackOffInitial, DefaultBackOffInitial)
+	def(&c.CrashLoopBackOffMax, DefaultBackOffMax)
+	def(&c.ImagePullBackOffInitial, DefaultBackOffInitial)
+	def(&c.ImagePullBackOffMax, DefaultBackOffMax)
+}
+
+// Validate reports what is missing or malformed.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("NodeName is required"))
+	}
+	if c.Client == nil {
+		errs = append(errs, errors.New("Client is required"))
+	}
+	if c.Runtime == nil || c.Images == nil {
+		errs = append(errs, errors.New("Runtime and Images are required"))
+	}
+	if c.NodeIP != "" && net.ParseIP(c.NodeIP) == nil {
+		errs = append(errs, fmt.Errorf("NodeIP %q is not an IP address", c.NodeIP))
+	}
+	for _, ip := range c.ClusterDNS {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("ClusterDNS %q is not an IP address", ip))
+		}
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("Port %d out of range", c.Port))
+	}
+	return errors.Join(errs...)
+}

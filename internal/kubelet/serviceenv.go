@@ -1,0 +1,88 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// serviceEnv returns the docker-links style variables of the services a
+// pod sees: the kubernetes Service in default always (in-cluster clients
+// find the API server through KUBERNETES_SERVICE_HOST/PORT), and the
+// services of the pod's namespace when enableServiceLinks is on (the
+// default). Headless services have none.
+func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) (*envList, error) {
+	byName := map[string]*corev1.Service{}
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		list, err := k.client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list services: %w", err)
+		}
+		for i := range list.Items {
+			byName[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	if _, ok := byName["kubernetes"]; !ok {
+		svc, err := k.client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			byName["kubernetes"] = svc
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get the kubernetes service: %w", err)
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for name := range byName {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	env := newEnvList()
+	for _, name := range names {
+		addServiceVars(env, byName[name])
+	}
+	return env, nil
+}
+
+// addServiceVars adds FOO_SERVICE_HOST, FOO_SERVICE_PORT[_<NAME>] and
+// FOO_PORT[_<port>_<PROTO>[_PROTO|_PORT|_ADDR]] for service foo.
+func addServiceVars(env *envList, svc *corev1.Service) {
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		return
+	}
+	prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
+	host := ip
+	if strings.Contains(ip, ":") {
+		host = "[" + ip + "]"
+	}
+	first := svc.Spec.Ports[0]
+	env.set(prefix+"_SERVICE_HOST", ip)
+	env.set(prefix+"_SERVICE_PORT", strconv.Itoa(int(first.Port)))
+	for _, p := range svc.Spec.Ports {
+		if p.Name != "" {
+			env.set(prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")), strconv.Itoa(int(p.Port)))
+		}
+	}
+	proto := strings.ToLower(string(first.Protocol))
+	if proto == "" {
+		proto = "tcp"
+	}
+	env.set(prefix+"_PORT", fmt.Sprintf("%s://%s:%d", proto, host, first.Port))
+	for _, p := range svc.Spec.Ports {
+		proto := strings.ToLower(string(p.Protocol))
+		if proto == "" {
+			proto = "tcp"
+		}
+		base := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(proto))
+		env.set(base, fmt.Sprintf("%s://%s:%d", proto, host, p.Port))
+		env.set(base+"_PROTO", proto)
+		env.set(base+"_PORT", strconv.Itoa(int(p.Port)))
+		env.set(base+"_ADDR", ip)
+	}
+}
