@@ -21,8 +21,15 @@ const maxNodeImages = 50
 // when it changed or when the last write is NodeStatusReportFrequency
 // old (upstream's semantics; the lease is the heartbeat in between). One
 // goroutine does both, to keep hollow nodes cheap.
+//
+// A real node that is not Ready yet (runtime or pod network still coming
+// up) recomputes its status every second instead, so it turns Ready as
+// soon as it can rather than up to a status period later.
 func (k *Kubelet) runHeartbeat(ctx context.Context) {
 	period := min(k.cfg.NodeLeaseRenewInterval, k.cfg.NodeStatusUpdateFrequency)
+	if !k.cfg.Hollow {
+		period = min(period, notReadyStatusPeriod)
+	}
 	var lastLease, lastStatus time.Time
 	k.poll(ctx, period, func(ctx context.Context) {
 		now := k.clock.Now()
@@ -33,11 +40,30 @@ func (k *Kubelet) runHeartbeat(ctx context.Context) {
 				k.log.Info("lease renewal failed, retrying", "err", err)
 			}
 		}
-		if now.Sub(lastStatus) >= k.cfg.NodeStatusUpdateFrequency*9/10 {
+		if now.Sub(lastStatus) >= k.cfg.NodeStatusUpdateFrequency*9/10 ||
+			(!k.nodeReady() && now.Sub(lastStatus) >= notReadyStatusPeriod*9/10) {
 			lastStatus = now
 			k.syncNodeStatus(ctx)
 		}
 	})
+}
+
+// notReadyStatusPeriod is how often a not-Ready node looks again.
+const notReadyStatusPeriod = time.Second
+
+// nodeReady reports whether the last status computed said Ready.
+func (k *Kubelet) nodeReady() bool {
+	k.node.mu.Lock()
+	defer k.node.mu.Unlock()
+	if k.node.lastStatus == nil {
+		return false
+	}
+	for _, c := range k.node.lastStatus.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // syncNodeStatus computes the status and writes it if due.
