@@ -42,6 +42,8 @@ verify: ## gofmt, vet, import boundaries, go mod tidy, race tests of the unit ti
 
 bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/apiserver
+	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/scheduler
+	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/node
 
 clean:
 	rm -rf bin
