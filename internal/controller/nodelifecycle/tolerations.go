@@ -4,6 +4,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 )
 
 // evictionTime decides when a pod with tolerations must leave a node with
@@ -45,22 +46,9 @@ func firstToleration(tolerations []corev1.Toleration, taint *corev1.Taint) *core
 	return nil
 }
 
-// tolerates says whether toleration t matches taint: the same effect (any
-// if t names none), the same key (any if t names none, which requires
-// Exists), and for Equal, the default operator, the same value. The Lt and
-// Gt operators, behind a feature gate upstream, match nothing.
+// tolerates says whether toleration t matches taint, by the API's own
+// rule (effect, key, Exists or Equal value); the comparison operators,
+// behind a feature gate upstream, stay off.
 func tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.Effect != "" && t.Effect != taint.Effect {
-		return false
-	}
-	if t.Key != "" && t.Key != taint.Key {
-		return false
-	}
-	switch t.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case corev1.TolerationOpEqual, "":
-		return t.Value == taint.Value
-	}
-	return false
+	return t.ToleratesTaint(klog.Background(), taint, false)
 }

@@ -1,24 +1,15 @@
 package plugins
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+)
 
-// tolerates says whether toleration t matches taint: same effect (or any
-// when t has none), same key (or any when t has none and is Exists), and
-// for Equal (the default operator) the same value.
+// tolerates says whether toleration t matches taint, by the API's own
+// rule (effect, key, Exists or Equal value); the comparison operators,
+// behind a feature gate upstream, stay off.
 func tolerates(t *corev1.Toleration, taint *corev1.Taint) bool {
-	if t.Effect != "" && t.Effect != taint.Effect {
-		return false
-	}
-	if t.Key != "" && t.Key != taint.Key {
-		return false
-	}
-	switch t.Operator {
-	case corev1.TolerationOpExists:
-		return true
-	case corev1.TolerationOpEqual, "":
-		return t.Value == taint.Value
-	}
-	return false
+	return t.ToleratesTaint(klog.Background(), taint, false)
 }
 
 // toleratedBy says whether any of ts tolerates taint.
