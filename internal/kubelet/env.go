@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/volume"
 )
 
 // envVar is one resolved variable, in the order the container gets them.
@@ -185,66 +187,21 @@ func (k *Kubelet) envValueFrom(pod *corev1.Pod, c *corev1.Container, from *corev
 	return "", false, fmt.Errorf("env var source has no reference")
 }
 
-// podFieldValue is the downward API's value of a pod field path.
+// podFieldValue is the downward API's value of a pod field path, with
+// the node's IP and the sandbox's pod IPs as the status fields (the pod's
+// status may not carry them yet when its containers are created).
 func (k *Kubelet) podFieldValue(pod *corev1.Pod, path string, podIPs []string) (string, error) {
-	if key, ok := subscript(path, "metadata.labels"); ok {
-		return pod.Labels[key], nil
+	view := *pod
+	view.Status.HostIP = k.nodeIP
+	view.Status.HostIPs = []corev1.HostIP{{IP: k.nodeIP}}
+	view.Status.PodIP, view.Status.PodIPs = "", nil
+	for _, ip := range podIPs {
+		view.Status.PodIPs = append(view.Status.PodIPs, corev1.PodIP{IP: ip})
 	}
-	if key, ok := subscript(path, "metadata.annotations"); ok {
-		return pod.Annotations[key], nil
+	if len(podIPs) > 0 {
+		view.Status.PodIP = podIPs[0]
 	}
-	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
-	case "metadata.labels":
-		return formatMap(pod.Labels), nil
-	case "metadata.annotations":
-		return formatMap(pod.Annotations), nil
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	case "status.hostIP":
-		return k.nodeIP, nil
-	case "status.hostIPs":
-		return k.nodeIP, nil
-	case "status.podIP":
-		if len(podIPs) > 0 {
-			return podIPs[0], nil
-		}
-		return "", nil
-	case "status.podIPs":
-		return strings.Join(podIPs, ","), nil
-	}
-	return "", fmt.Errorf("unsupported fieldPath: %s", path)
-}
-
-// subscript parses prefix['key'].
-func subscript(path, prefix string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, prefix+"['")
-	if !ok || !strings.HasSuffix(rest, "']") {
-		return "", false
-	}
-	return strings.TrimSuffix(rest, "']"), true
-}
-
-// formatMap renders labels/annotations as the downward API does:
-// key="value" lines, sorted by key.
-func formatMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for key := range m {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	lines := make([]string, len(keys))
-	for i, key := range keys {
-		lines[i] = key + "=" + strconv.Quote(m[key])
-	}
-	return strings.Join(lines, "\n")
+	return volume.PodFieldValue(&view, path)
 }
 
 // resourceFieldValue is a container's request or limit divided by the
