@@ -204,8 +204,16 @@ func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return benchutil.Summary{}, err
 	}
+	// Each phase starts on an idle node: the namespace (and its pods) is
+	// gone before the next one begins.
 	defer func() {
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		for i := 0; i < 600; i++ {
+			if _, err := cs.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}()
 	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
