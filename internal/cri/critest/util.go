@@ -72,21 +72,32 @@ func waitLog(path string, want ...string) ([]logLine, error) {
 			if err != nil {
 				return nil, err
 			}
-			return lines, fmt.Errorf("%s holds %v, want %q in order", path, lines, want)
+			return lines, fmt.Errorf("%s holds %v, want %q (in order per stream)", path, lines, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// logHas reports whether lines contain want ("stream text") in order.
+// logHas reports whether lines contain want ("stream text"), in order
+// within each stream. Lines of different streams may interleave either
+// way: stdout and stderr are separate pipes, copied independently.
 func logHas(lines []logLine, want []string) bool {
-	i := 0
+	next := map[string][]string{} // stream -> texts still expected, in order
+	for _, w := range want {
+		stream, text, _ := strings.Cut(w, " ")
+		next[stream] = append(next[stream], text)
+	}
 	for _, l := range lines {
-		if i < len(want) && l.stream+" "+l.text == want[i] {
-			i++
+		if q := next[l.stream]; len(q) > 0 && q[0] == l.text {
+			next[l.stream] = q[1:]
 		}
 	}
-	return i == len(want)
+	for _, q := range next {
+		if len(q) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // normalizeImage expands a reference the way docker and containerd do:
