@@ -89,7 +89,12 @@ func TestRunCompactorStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- RunCompactor(ctx, client, 20*time.Millisecond) }()
-	time.Sleep(100 * time.Millisecond)
+	// Let it tick at least twice (a loaded machine may take a while).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := client.Get(context.Background(), compactKey); err == nil && len(resp.Kvs) == 1 && resp.Kvs[0].Version >= 2 {
+			break
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
