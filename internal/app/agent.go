@@ -292,6 +292,10 @@ func CleanupAgent(ctx context.Context, dataDir string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	if err := containerd.Cleanup(ctx, containerd.Config{DataDir: dataDir, CgroupParent: kubeletCgroupRoot,
 		CNIConfDir: filepath.Join(dataDir, "cni", "net.d"), Logger: log}); err != nil {

@@ -80,12 +80,15 @@ func cgroupParent(pod *corev1.Pod, qos corev1.PodQOSClass) string {
 	name := "pod" + string(pod.UID)
 	switch qos {
 	case corev1.PodQOSGuaranteed:
-		return path.Join("/kubepods", name)
+		return path.Join(kubepodsCgroup, name)
 	case corev1.PodQOSBestEffort:
-		return path.Join("/kubepods", "besteffort", name)
+		return path.Join(kubepodsCgroup, "besteffort", name)
 	}
-	return path.Join("/kubepods", "burstable", name)
+	return path.Join(kubepodsCgroup, "burstable", name)
 }
+
+// kubepodsCgroup is the cgroupfs parent of every pod's cgroup.
+const kubepodsCgroup = "/kubepods"
 
 // CPU shares and CFS quota, as upstream converts them.
 const (

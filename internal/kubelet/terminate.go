@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -138,10 +140,35 @@ func (k *Kubelet) tearDownPod(ctx context.Context, uid types.UID, pod *corev1.Po
 	if err := os.RemoveAll(k.podDir(string(uid))); err != nil {
 		return err
 	}
+	removePodCgroups(uid)
 	if pod != nil {
 		if err := os.RemoveAll(k.podLogDir(pod)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cgroupfsRoot is where the cgroup v1 hierarchies are mounted.
+const cgroupfsRoot = "/sys/fs/cgroup"
+
+// removePodCgroups removes the pod's cgroup in every hierarchy once its
+// containers are gone: runc creates the pod level as the parent of the
+// sandbox's cgroup and leaves it, as upstream's kubelet housekeeping
+// would otherwise. The pod's QoS class may be unknown (an orphan), so
+// every QoS parent is tried; a cgroup still in use stays (rmdir fails).
+func removePodCgroups(uid types.UID) {
+	hierarchies, err := os.ReadDir(cgroupfsRoot)
+	if err != nil {
+		return
+	}
+	name := "pod" + string(uid)
+	for _, h := range hierarchies {
+		if !h.IsDir() {
+			continue // cpu -> cpu,cpuacct and the like
+		}
+		for _, parent := range []string{"", "besteffort", "burstable"} {
+			_ = os.Remove(filepath.Join(cgroupfsRoot, h.Name(), strings.TrimPrefix(kubepodsCgroup, "/"), parent, name))
+		}
+	}
 }

@@ -58,9 +58,11 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: starting the shared skiff server: %v\n", sharedErr)
 		// Run anyway: each test reports the failure, and tests with their
 		// own server still run.
-		return max(m.Run(), 1)
+		code := m.Run()
+		return max(code, stopNodeServer(), 1)
 	}
 	code := m.Run()
+	code = max(code, stopNodeServer())
 	if err := shared.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: stopping the shared server: %v\nlog tail:\n%s\n", err, shared.logTail(40))
 		code = 1
