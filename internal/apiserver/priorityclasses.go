@@ -12,10 +12,13 @@ import (
 // storedPriorityClasses is the resources.PriorityClassLister admission
 // hooks use: the stored classes, read when a pod or class is created
 // (there are few classes, and no watch cache yet). Like upstream's
-// informer-backed admission it may read slightly stale data
-// (resourceVersion "0"), which spares every pod create a quorum read. The
+// informer-backed admission it reads the classes on each create. The
 // endpoint is looked up per call because the resources are built before
 // their endpoints exist.
+//
+// The read is consistent (quorum), not from a possibly lagging member:
+// only one globalDefault class may exist, and with several etcd members a
+// stale read let a second one in (and pods take its value).
 type storedPriorityClasses struct{ s *Server }
 
 var _ resources.PriorityClassLister = storedPriorityClasses{}
@@ -26,7 +29,7 @@ func (l storedPriorityClasses) ListPriorityClasses(ctx context.Context) ([]sched
 		return nil, nil
 	}
 	list := &schedulingv1.PriorityClassList{}
-	if err := ep.store.List(ctx, ep.listKey(""), storage.ListOptions{ResourceVersion: "0", Recursive: true}, list); err != nil {
+	if err := ep.store.List(ctx, ep.listKey(""), storage.ListOptions{Recursive: true}, list); err != nil {
 		return nil, toAPIError(err, ep.res.GroupResource(), "")
 	}
 	return list.Items, nil
