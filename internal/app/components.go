@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,7 +84,12 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
 	for ctx.Err() == nil {
-		var runErr error
+		// The callback runs on its own goroutine and may outlive RunOrDie
+		// by a moment: its result comes back on a channel, and a term that
+		// started leading waits for fn to return (its ctx is cancelled
+		// when leadership ends) before campaigning again.
+		result := make(chan error, 1)
+		var started atomic.Bool
 		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 			Lock:            lock,
 			LeaseDuration:   le.LeaseDuration,
@@ -93,13 +99,17 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 			Name:            name,
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(ctx context.Context) {
+					started.Store(true)
 					log.Info("became leader", "lease", "kube-system/"+name, "identity", id)
-					runErr = fn(ctx)
+					result <- fn(ctx)
 				},
 				OnStoppedLeading: func() { log.Info("stopped leading", "lease", "kube-system/"+name) },
 			},
 		})
-		if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		if !started.Load() {
+			continue
+		}
+		if runErr := <-result; runErr != nil && !errors.Is(runErr, context.Canceled) {
 			log.Error("component failed", "component", name, "err", runErr)
 		}
 	}

@@ -64,7 +64,7 @@ func registerMetrics() {
 
 type provider struct{}
 
-func (provider) NewDepthMetric(name string) workqueue.GaugeMetric { return depth.WithLabelValues(name) }
+func (provider) NewDepthMetric(name string) workqueue.GaugeMetric  { return depth.WithLabelValues(name) }
 func (provider) NewAddsMetric(name string) workqueue.CounterMetric { return adds.WithLabelValues(name) }
 func (provider) NewLatencyMetric(name string) workqueue.HistogramMetric {
 	return latency.WithLabelValues(name)
