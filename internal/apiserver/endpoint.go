@@ -56,6 +56,13 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		NewFunc:          newFn,
 		NewListFunc:      newListFn,
 		BookmarkInterval: s.cfg.BookmarkInterval,
+		// Watches of the resource share one etcd watch.
+		KeyPrefix: ep.prefix,
+	}
+	if stored == (schema.GroupResource{Resource: "pods"}) {
+		// Each kubelet watches its node's pods: the shared watch finds a
+		// pod's kubelet by node instead of asking every kubelet's watch.
+		cfg.WatchIndex = func(obj runtime.Object) string { return ep.fieldSet(obj)[watchIndexField] }
 	}
 	if stored.Resource == "events" && stored.Group == "" {
 		cfg.TTL = func(runtime.Object) int64 { return 3600 }
@@ -98,6 +105,10 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 	}
 	return ep, nil
 }
+
+// watchIndexField is the field the pods' shared watch indexes watchers
+// by, when their field selector names one value of it (serveWatch).
+const watchIndexField = "spec.nodeName"
 
 // key is the etcd key of one object.
 func (ep *endpoint) key(namespace, name string) string {

@@ -47,7 +47,8 @@ type Preconditions struct {
 }
 
 // Predicate selects objects for list and watch. A nil Predicate matches all.
-// It must not modify obj.
+// It must not modify obj, and may be called from several goroutines at
+// once (a watch's replay and the shared watch's dispatch).
 type Predicate func(obj runtime.Object) (bool, error)
 
 // GetOptions control Get.
@@ -90,6 +91,10 @@ type WatchOptions struct {
 	AllowBookmarks bool
 	Predicate      Predicate
 	Recursive      bool
+	// IndexValue, for a store with a WatchIndex, promises that Predicate
+	// matches only objects whose WatchIndex value is *IndexValue, so the
+	// shared watch need not ask it about others (see StoreConfig).
+	IndexValue *string
 }
 
 // Interface is one resource's store. Every key passed in is a full etcd key
@@ -124,7 +129,11 @@ type Interface interface {
 	// briefly, then Watch fails with ErrTooLargeResourceVersion; a
 	// compacted one yields one ERROR event (a 410 Expired metav1.Status)
 	// and the channel closes. Stop, or the end of ctx, ends the watch and
-	// closes the channel even if nobody reads it.
+	// closes the channel even if nobody reads it. The channel may also
+	// close without an ERROR when the watcher falls behind for too long
+	// (its channel stays full); the caller resumes from the last
+	// resourceVersion it got. Event objects may be shared with other
+	// watchers and must not be modified (unlike other returned objects).
 	Watch(ctx context.Context, key string, opts WatchOptions) (watch.Interface, error)
 	// CurrentRevision is etcd's current revision (a consistent read).
 	CurrentRevision(ctx context.Context) (int64, error)

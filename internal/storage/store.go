@@ -27,6 +27,20 @@ type StoreConfig struct {
 	BookmarkInterval time.Duration
 	// Logger receives the store's few warnings; default slog.Default().
 	Logger *slog.Logger
+	// KeyPrefix, if set, is the prefix of all of the resource's keys
+	// ("/registry/pods/"). Watches under it share one etcd watch and a
+	// buffer of recent events (see watch_cache.go); without it each watch
+	// opens an etcd watch of its own.
+	KeyPrefix string
+	// WatchCacheSize is how many events that buffer keeps; default
+	// DefaultWatchCacheSize.
+	WatchCacheSize int
+	// WatchIndex, optional, returns an object's value of a field that
+	// many watches select one value of (a pod's spec.nodeName: each
+	// kubelet watches its node's pods). The shared watch then offers an
+	// event only to the watches whose WatchOptions.IndexValue is the
+	// value of the object before or after it, and to those without one.
+	WatchIndex func(obj runtime.Object) string
 }
 
 // DefaultBookmarkInterval is the BookmarkInterval when none is configured.
@@ -47,6 +61,7 @@ type store struct {
 	bookmarkInterval time.Duration
 	revisionWait     time.Duration
 	log              *slog.Logger
+	cache            *watchCache // nil without a KeyPrefix
 }
 
 var _ Interface = (*store)(nil)
@@ -64,7 +79,7 @@ func NewStore(client *clientv3.Client, cfg StoreConfig) Interface {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &store{
+	s := &store{
 		client:           client,
 		codec:            cfg.Codec,
 		newFunc:          cfg.NewFunc,
@@ -76,6 +91,10 @@ func NewStore(client *clientv3.Client, cfg StoreConfig) Interface {
 		revisionWait:     revisionWait,
 		log:              cfg.Logger.With("component", "storage"),
 	}
+	if cfg.KeyPrefix != "" {
+		s.cache = newWatchCache(s, cfg)
+	}
+	return s
 }
 
 // Create writes obj at key in a transaction that succeeds only if key has

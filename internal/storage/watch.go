@@ -5,8 +5,8 @@ import (
 	"errors"
 	"strings"
 	"sync"
-	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -15,6 +15,10 @@ import (
 // A ResourceVersion etcd has not reached yet is waited for briefly and then
 // fails with ErrTooLargeResourceVersion; a compacted one is reported as an
 // ERROR event (410 Expired) on the channel, as Kubernetes clients expect.
+//
+// Under the store's KeyPrefix the watcher follows the store's shared watch
+// (watch_cache.go); elsewhere, or from a revision older than the shared
+// watch's buffer, it opens an etcd watch of its own (watch_direct.go).
 func (s *store) Watch(ctx context.Context, key string, opts WatchOptions) (watch.Interface, error) {
 	rev, err := parseResourceVersion(opts.ResourceVersion)
 	if err != nil {
@@ -27,45 +31,55 @@ func (s *store) Watch(ctx context.Context, key string, opts WatchOptions) (watch
 	// Without SendInitialEvents, "" and "0" still start with the current
 	// state; SendInitialEvents=false explicitly asks for changes only.
 	initialState := sendInitial || (opts.SendInitialEvents == nil && rev == 0)
-	if rev > 0 {
+	cache := s.cacheFor(key)
+	switch {
+	case rev > 0 && cache != nil && rev <= cache.head():
+		// The shared watch has seen rev, so etcd has reached it.
+	case rev > 0:
 		// The state must be at least rev: wait for it or fail now.
 		if _, err := s.waitForRevision(ctx, rev); err != nil {
 			return nil, err
 		}
-	} else if !initialState {
+	case !initialState:
 		if rev, err = s.CurrentRevision(ctx); err != nil {
 			return nil, err
 		}
 	}
-	// Require a leader so a partitioned member ends the watch instead of
-	// silently serving nothing.
+	// Require a leader so a partitioned member ends a direct watch instead
+	// of silently serving nothing.
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	w := &watcher{
 		s:              s,
 		ctx:            wctx,
 		cancel:         cancel,
-		key:            key,
-		recursive:      opts.Recursive,
-		pred:           opts.Predicate,
+		filter:         watchFilter{key: key, recursive: opts.Recursive, pred: opts.Predicate},
 		allowBookmarks: opts.AllowBookmarks,
+		indexValue:     opts.IndexValue,
 		result:         make(chan watch.Event, watchBuffer),
 		done:           make(chan struct{}),
 	}
-	go w.run(rev, initialState, sendInitial)
+	go w.run(cache, rev, initialState, sendInitial)
 	return w, nil
 }
 
-// watcher turns one etcd watch into watch.Events. One goroutine (run)
-// produces; every blocking step in it also waits on ctx, so Stop and the
-// caller's ctx end it whether or not the consumer still reads.
+// cacheFor is the shared watch that covers key, nil if none does.
+func (s *store) cacheFor(key string) *watchCache {
+	if s.cache == nil || !strings.HasPrefix(key, s.cache.prefix) {
+		return nil
+	}
+	return s.cache
+}
+
+// watcher produces one client's events. One goroutine (run) produces;
+// every blocking step in it also waits on ctx, so Stop and the caller's
+// ctx end it whether or not the consumer still reads.
 type watcher struct {
 	s              *store
 	ctx            context.Context
 	cancel         context.CancelFunc
-	key            string
-	recursive      bool
-	pred           Predicate
+	filter         watchFilter
 	allowBookmarks bool
+	indexValue     *string // WatchOptions.IndexValue
 	result         chan watch.Event
 	done           chan struct{}
 	stopOnce       sync.Once
@@ -89,8 +103,8 @@ func (w *watcher) Stop() {
 }
 
 // run produces the events: the initial state if asked for, then changes
-// after rev.
-func (w *watcher) run(rev int64, initialState, sendInitial bool) {
+// after rev, from the shared watch when it can serve them.
+func (w *watcher) run(cache *watchCache, rev int64, initialState, sendInitial bool) {
 	defer close(w.done)
 	defer close(w.result)
 	defer w.cancel()
@@ -101,22 +115,34 @@ func (w *watcher) run(rev int64, initialState, sendInitial bool) {
 		}
 	}
 	w.lastRev = rev
-	opts := []clientv3.OpOption{clientv3.WithRev(rev + 1), clientv3.WithPrevKV(), clientv3.WithProgressNotify()}
-	if w.recursive {
-		opts = append(opts, clientv3.WithPrefix())
+	w.filter.after = rev
+	// A revision the client named may be compacted already; etcd, not
+	// the buffer, gives the exact answer then (410). A state just read
+	// is not.
+	if cache != nil && (initialState || w.s.retained(w.ctx, rev)) && w.followCache(cache) {
+		return
 	}
-	w.stream(w.s.client.Watch(w.ctx, w.key, opts...))
+	w.followEtcd(rev)
+}
+
+// retained reports whether etcd still has the history after rev. Errors
+// count as no: the direct watch then reports them.
+func (s *store) retained(ctx context.Context, rev int64) bool {
+	// A serializable count is a cheap local read; a revision after the
+	// member's current one has nothing compacted after it.
+	_, err := s.client.Get(ctx, revisionKey, clientv3.WithRev(rev+1), clientv3.WithCountOnly(), clientv3.WithSerializable())
+	return err == nil || errors.Is(err, rpctypes.ErrFutureRev)
 }
 
 // sendInitialState sends ADDED for every matching object at a consistent
 // revision at least minRev and, for SendInitialEvents, the bookmark that
 // ends them. It returns the revision the state was read at.
 func (w *watcher) sendInitialState(minRev int64, sendInitial bool) (int64, bool) {
-	read := listRead{start: w.key, end: w.key + "\x00"}
-	if w.recursive {
-		read.end = clientv3.GetPrefixRangeEnd(w.key)
+	read := listRead{start: w.filter.key, end: w.filter.key + "\x00"}
+	if w.filter.recursive {
+		read.end = clientv3.GetPrefixRangeEnd(w.filter.key)
 	}
-	page, err := w.s.readList(w.ctx, read, 0, w.pred)
+	page, err := w.s.readList(w.ctx, read, 0, w.filter.pred)
 	if err == nil && page.rev < minRev {
 		// Only possible against a lagging member: Watch already waited.
 		err = tooLargeError(minRev, page.rev)
@@ -134,80 +160,6 @@ func (w *watcher) sendInitialState(minRev int64, sendInitial bool) (int64, bool)
 		return 0, false
 	}
 	return page.rev, true
-}
-
-// stream relays etcd's responses until the watch ends.
-func (w *watcher) stream(wch clientv3.WatchChan) {
-	var tick <-chan time.Time
-	if w.allowBookmarks {
-		ticker := time.NewTicker(w.s.bookmarkInterval)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
-	bookmarkDue := false
-	for {
-		select {
-		case <-w.ctx.Done():
-			return
-		case resp, ok := <-wch:
-			if !ok {
-				if w.ctx.Err() == nil {
-					w.sendError(errors.New("etcd closed the watch"))
-				}
-				return
-			}
-			if !w.handle(&resp) {
-				return
-			}
-			if bookmarkDue && resp.IsProgressNotify() {
-				if !w.sendBookmark(w.lastRev, false) {
-					return
-				}
-				bookmarkDue = false
-			}
-		case <-tick:
-			// A bookmark is due: ask etcd for a progress notification so it
-			// carries the newest revision. If none came since the last tick
-			// (etcd only answers when this stream is caught up), send what
-			// this watcher has.
-			if bookmarkDue && !w.sendBookmark(w.lastRev, false) {
-				return
-			}
-			bookmarkDue = true
-			w.s.progress.request(w.ctx, w.s.log)
-		}
-	}
-}
-
-// handle sends the events of one etcd response. It returns false when the
-// watch has ended.
-func (w *watcher) handle(resp *clientv3.WatchResponse) bool {
-	if resp.CompactRevision != 0 {
-		w.sendExpired(w.lastRev, resp.CompactRevision)
-		return false
-	}
-	if err := resp.Err(); err != nil {
-		if w.ctx.Err() == nil {
-			w.sendError(err)
-		}
-		return false
-	}
-	if resp.IsProgressNotify() {
-		w.lastRev = max(w.lastRev, resp.Header.Revision)
-		return true
-	}
-	for _, ev := range resp.Events {
-		event, ok, err := w.convert(ev)
-		if err != nil {
-			w.sendError(err)
-			return false
-		}
-		w.lastRev = ev.Kv.ModRevision
-		if ok && !w.send(event) {
-			return false
-		}
-	}
-	return true
 }
 
 // send delivers ev unless the watch ends first.

@@ -1,0 +1,281 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// The shared watch is the watch half of a watch cache: one etcd watch per
+// store, on the store's KeyPrefix, whose events are decoded once into a
+// bounded buffer of recent events and fanned out to every client watcher
+// through the watcher's own filter and its own bounded channel.
+//
+// It starts with the first watcher (at that watcher's revision) and then
+// runs as long as the store's etcd client; when etcd ends its watch it
+// resumes from the last revision it saw, so watchers do not notice. A
+// watcher starting at a revision R is served from the buffer when the
+// buffer holds every event after R (R is at least startRev) and etcd has
+// not compacted R; otherwise it watches etcd directly, which replays R
+// exactly or answers 410. The buffer keeps the last DefaultWatchCacheSize
+// events (StoreConfig.WatchCacheSize), and none older than
+// watchCacheWindow, so an idle store gives its memory back.
+//
+// A watcher whose channel stays full while others wait is closed (see
+// dispatch); its client resumes from the last revision it got, which the
+// buffer then serves.
+
+// DefaultWatchCacheSize is how many events the shared watch of a store
+// keeps for watchers that resume from a recent revision.
+const DefaultWatchCacheSize = 10000
+
+// watchCacheWindow is how long an event stays in the buffer at most.
+// Clients resume within seconds of a watch ending; older revisions are
+// served by etcd directly until they are compacted.
+const watchCacheWindow = 2 * time.Minute
+
+// watchCache is a store's shared watch.
+type watchCache struct {
+	s      *store
+	prefix string
+	window time.Duration
+
+	mu       sync.Mutex
+	started  bool
+	ring     eventRing // every event in (startRev, headRev]
+	startRev int64
+	headRev  int64 // the newest revision seen (events and progress)
+	// latest is each key's newest buffered event, to find an event's
+	// previous state in the buffer instead of decoding it again.
+	latest map[string]*cachedEvent
+	subs   *fanout // replaced, never modified, under mu
+	// index is the store's WatchIndex, nil if it has none.
+	index func(runtime.Object) string
+
+	// dispatched: every event up to this revision has been offered to
+	// every subscription. A watcher with nothing queued is caught up to
+	// it, which is what its bookmarks say.
+	dispatched atomic.Int64
+
+	budget timeBudget // dispatch's patience with full channels
+}
+
+func newWatchCache(s *store, cfg StoreConfig) *watchCache {
+	prefix, size := cfg.KeyPrefix, cfg.WatchCacheSize
+	if size <= 0 {
+		size = DefaultWatchCacheSize
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return &watchCache{
+		s:      s,
+		prefix: prefix,
+		window: watchCacheWindow,
+		ring:   newEventRing(size),
+		latest: map[string]*cachedEvent{},
+		subs:   &fanout{},
+		index:  cfg.WatchIndex,
+		budget: newTimeBudget(),
+	}
+}
+
+// subscription is one watcher's place in the shared watch's fan-out.
+type subscription struct {
+	filter watchFilter
+	// indexed: the filter matches only objects whose index value is
+	// indexValue (see fanout).
+	indexed    bool
+	indexValue string
+	// input is written only by the dispatch goroutine, which closes it
+	// when it drops the subscription.
+	input chan cacheItem
+	done  <-chan struct{} // the watcher has ended
+	cut   bool            // dropped; only dispatch reads and writes it
+}
+
+// cacheItem is one event for one watcher, or the error that ends it.
+type cacheItem struct {
+	event watch.Event
+	rev   int64
+	err   error
+}
+
+// head is the newest revision the shared watch has seen, 0 before it runs.
+func (c *watchCache) head() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.headRev
+}
+
+// subscribe adds a watcher that wants the events after f.after and
+// returns the buffered ones it must replay first. It returns nil when the
+// buffer no longer holds all of them (or the client is closed). The first subscription starts the
+// shared watch at its revision.
+func (c *watchCache) subscribe(f watchFilter, indexValue *string, done <-chan struct{}) (*subscription, []*cachedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.client.Ctx().Err() != nil {
+		return nil, nil // closed: run has ended, and etcd reports why
+	}
+	if !c.started {
+		c.started = true
+		c.startRev, c.headRev = f.after, f.after
+		c.dispatched.Store(f.after)
+		go c.run()
+	}
+	if f.after < c.startRev {
+		return nil, nil
+	}
+	sub := &subscription{filter: f, input: make(chan cacheItem, watchBuffer), done: done}
+	if indexValue != nil && c.index != nil {
+		sub.indexed, sub.indexValue = true, *indexValue
+	}
+	c.subs = c.subs.with(sub)
+	return sub, c.ring.after(f.after)
+}
+
+// unsubscribe removes sub; it may have been dropped already.
+func (c *watchCache) unsubscribe(sub *subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subs = c.subs.without(sub)
+}
+
+// compactedError: etcd no longer has the revision the shared watch needs.
+type compactedError struct{ rev int64 }
+
+func (e *compactedError) Error() string {
+	return fmt.Sprintf("etcd history compacted to revision %d", e.rev)
+}
+
+// run keeps the shared etcd watch going until the client closes.
+func (c *watchCache) run() {
+	ctx := c.s.client.Ctx()
+	delay := 100 * time.Millisecond
+	for {
+		began := time.Now()
+		err := c.follow(ctx)
+		if ctx.Err() != nil {
+			c.dropAll(0)
+			return
+		}
+		var compacted *compactedError
+		if errors.As(err, &compacted) {
+			c.restartAt(compacted.rev)
+		}
+		c.s.log.Warn("shared watch ended; resuming", "prefix", c.prefix, "err", err)
+		if time.Since(began) > time.Minute {
+			delay = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			c.dropAll(0)
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// follow runs one etcd watch from the revision after the newest seen,
+// until it fails.
+func (c *watchCache) follow(ctx context.Context) error {
+	c.mu.Lock()
+	from := c.headRev + 1
+	c.mu.Unlock()
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := c.s.client.Watch(wctx, c.prefix, clientv3.WithPrefix(), clientv3.WithRev(from),
+		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	// Ask for progress once per bookmark interval so bookmarks carry a
+	// recent revision even when this prefix is quiet; it also ages the
+	// buffer.
+	ticker := time.NewTicker(c.s.bookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case resp, ok := <-wch:
+			if !ok {
+				return errors.New("etcd closed the watch")
+			}
+			if resp.CompactRevision != 0 {
+				return &compactedError{rev: resp.CompactRevision}
+			}
+			if err := resp.Err(); err != nil {
+				return err
+			}
+			if resp.IsProgressNotify() {
+				c.progress(resp.Header.Revision)
+				continue
+			}
+			if len(resp.Events) > 0 {
+				c.dispatch(c.append(resp.Events))
+			}
+		case <-ticker.C:
+			c.s.progress.request(wctx, c.s.log)
+			c.mu.Lock()
+			c.expireLocked(time.Now())
+			c.mu.Unlock()
+		}
+	}
+}
+
+// progress records that etcd has sent every event up to rev.
+func (c *watchCache) progress(rev int64) {
+	c.mu.Lock()
+	c.headRev = max(c.headRev, rev)
+	c.mu.Unlock()
+	if rev > c.dispatched.Load() {
+		c.dispatched.Store(rev)
+	}
+}
+
+// restartAt empties the buffer after etcd compacted the history the
+// shared watch still needed: it continues from the oldest revision etcd
+// has, and drops every watcher, with 410 for those that wanted events
+// before it.
+func (c *watchCache) restartAt(compacted int64) {
+	c.mu.Lock()
+	c.ring.clear()
+	clear(c.latest)
+	c.startRev, c.headRev = compacted-1, compacted-1
+	c.mu.Unlock()
+	c.dispatched.Store(max(c.dispatched.Load(), compacted-1))
+	c.dropAll(compacted)
+}
+
+// dropAll ends every subscription. With compacted > 0, those that wanted
+// events before it get a 410 ERROR first.
+func (c *watchCache) dropAll(compacted int64) {
+	c.mu.Lock()
+	subs := c.subs
+	c.subs = &fanout{}
+	c.mu.Unlock()
+	for _, sub := range subs.all {
+		if compacted > 0 && sub.filter.after+1 < compacted {
+			select {
+			case sub.input <- cacheItem{event: expiredEvent(sub.filter.after, compacted)}:
+			default:
+			}
+		}
+		c.cut(sub)
+	}
+}
+
+// cut closes sub's channel: its watcher ends after what it has queued.
+func (c *watchCache) cut(sub *subscription) {
+	if sub.cut {
+		return
+	}
+	sub.cut = true
+	close(sub.input)
+}

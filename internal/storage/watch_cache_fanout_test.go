@@ -1,0 +1,52 @@
+package storage
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func TestFanoutTargets(t *testing.T) {
+	nodeName := func(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName }
+	all := &subscription{}
+	a1 := &subscription{indexed: true, indexValue: "a"}
+	a2 := &subscription{indexed: true, indexValue: "a"}
+	b := &subscription{indexed: true, indexValue: "b"}
+	f := (&fanout{}).with(all).with(a1).with(a2).with(b)
+	onNode := func(n string) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{NodeName: n}} }
+	cases := []struct {
+		name string
+		e    *cachedEvent
+		want []*subscription
+	}{
+		{"create on a", &cachedEvent{created: true, cur: onNode("a")}, []*subscription{all, a1, a2}},
+		{"update on b", &cachedEvent{cur: onNode("b"), prevSrc: onNode("b")}, []*subscription{all, b}},
+		{"move a to b", &cachedEvent{cur: onNode("b"), prevSrc: onNode("a")}, []*subscription{all, b, a1, a2}},
+		{"delete on a", &cachedEvent{deleted: true, prevSrc: onNode("a")}, []*subscription{all, a1, a2}},
+		{"elsewhere", &cachedEvent{created: true, cur: onNode("c")}, []*subscription{all}},
+		{"undecodable", &cachedEvent{created: true, err: errTest}, []*subscription{all, a1, a2, b}},
+	}
+	for _, tc := range cases {
+		if got := f.targets(nil, tc.e, nodeName); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %d targets, want %d", tc.name, len(got), len(tc.want))
+		}
+	}
+	g := f.without(a1).without(all)
+	if got := g.targets(nil, &cachedEvent{created: true, cur: onNode("a")}, nodeName); !slices.Equal(got, []*subscription{a2}) {
+		t.Errorf("after unsubscribing: %d targets, want a2 only", len(got))
+	}
+	if got := f.targets(nil, &cachedEvent{created: true, cur: onNode("a")}, nodeName); len(got) != 3 {
+		t.Errorf("the old fanout changed: %d targets, want 3", len(got))
+	}
+	if g.without(b).without(a2).byValue["a"] != nil || len(g.without(b).without(a2).all) != 0 {
+		t.Errorf("empty fanout keeps subscriptions")
+	}
+}
+
+var errTest = testError("undecodable")
+
+type testError string
+
+func (e testError) Error() string { return string(e) }
