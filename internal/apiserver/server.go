@@ -19,6 +19,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -129,6 +131,12 @@ type Server struct {
 	metrics *metrics
 	ready   atomic.Bool
 	kubelet *kubeletClient
+
+	// namespaceCache and priorityClassCache serve admission's reads on
+	// every create (objectcache.go); Start fills them.
+	namespaceCache, priorityClassCache *objectCache
+	// frames shares encoded watch events between watchers.
+	frames *frameMemo
 }
 
 // New builds the server: one store per resource and the route table.
@@ -145,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		byGV:      map[schema.GroupVersion][]*endpoint{},
 		metrics:   newMetrics(),
 		kubelet:   newKubeletClient(cfg.KubeletClientTLS),
+		frames:    newFrameMemo(),
 	}
 	s.codecs = newCodecs(s.scheme)
 	rangeStore, rangeKey := s.rawStore("ranges", "")
@@ -164,10 +173,24 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.byGV[gv] = append(s.byGV[gv], ep)
 	}
+	s.namespaceCache = s.cacheObjects(corev1.SchemeGroupVersion.WithResource("namespaces"))
+	s.priorityClassCache = s.cacheObjects(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
 	s.discovery = s.buildDiscovery()
 	s.openapi = newOpenAPIServer(s.scheme, all)
 	s.handler = s.buildHandler()
 	return s, nil
+}
+
+// cacheObjects gives the resource an objectCache fed by its store (nil if
+// the resource is not served).
+func (s *Server) cacheObjects(gvr schema.GroupVersionResource) *objectCache {
+	ep := s.endpoints[gvr]
+	if ep == nil {
+		return nil
+	}
+	c := newObjectCache(ep, s.log)
+	ep.store = cachingStore{Interface: ep.store, cache: c}
+	return c
 }
 
 // Handler is the whole HTTP API, filters included.
@@ -180,6 +203,11 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 // Service), repairs the allocators, marks the server ready, then runs
 // compaction until ctx is done.
 func (s *Server) Start(ctx context.Context) error {
+	for _, c := range []*objectCache{s.namespaceCache, s.priorityClassCache} {
+		if c != nil {
+			go c.Run(ctx)
+		}
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
 	}

@@ -197,6 +197,10 @@ func (s *Server) serveBinding(ctx context.Context, w http.ResponseWriter, r *htt
 		return
 	}
 	gr := ep.res.GroupResource()
+	// As upstream's binding storage, the assignment bypasses managed
+	// fields: it is the scheduler's one write, not a field it owns, and
+	// the field bookkeeping would be most of the cost of a binding.
+	o.managedDone = true
 	_, err = s.update(ctx, ep, ns, name, updateRaw, o, func(_ context.Context, current runtime.Object) (runtime.Object, error) {
 		pod := current.(*corev1.Pod)
 		if binding.UID != "" && binding.UID != pod.UID {

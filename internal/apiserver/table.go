@@ -72,8 +72,7 @@ func (s *Server) toTable(r *http.Request, ep *endpoint, obj runtime.Object, vers
 			}
 			row.Object.Raw = raw
 		case metav1.IncludeObject:
-			ep.setKind(item)
-			raw, err := json.Marshal(item)
+			raw, err := json.Marshal(withKind(item, ep.gvk))
 			if err != nil {
 				return err
 			}

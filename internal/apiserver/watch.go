@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -18,9 +17,9 @@ import (
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
-// serveWatch streams watch events as newline-delimited JSON
-// (metav1.WatchEvent), flushed per event, until timeoutSeconds, the client
-// going away, or the server stopping.
+// serveWatch streams watch events (metav1.WatchEvent frames in JSON or
+// protobuf, see watchencode.go), flushed per event, until timeoutSeconds,
+// the client going away, or the server stopping.
 func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.Request, ep *endpoint, ns, name string) {
 	o, err := s.parseListOptions(r, ep)
 	if err != nil {
@@ -53,6 +52,9 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 		Predicate:         ep.predicate(o),
 		Recursive:         true,
 	}
+	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
+		opts.IndexValue = &v // used where the store has that index
+	}
 	key := ep.listKey(ns)
 	if n, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {
 		key, opts.Recursive = ep.key(ns, n), false
@@ -65,13 +67,13 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 	defer wi.Stop()
 
 	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", mediaJSON)
+	enc := s.newWatchEncoder(format, ep)
+	w.Header().Set("Content-Type", enc.ContentType())
 	w.Header().Set("Cache-Control", "no-cache, private")
 	w.WriteHeader(http.StatusOK)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	enc := json.NewEncoder(w)
 	first := true
 	for {
 		select {
@@ -81,7 +83,7 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 			if !ok {
 				return
 			}
-			obj, err := s.watchObject(r, ep, format, ev, first)
+			obj, gvk, err := s.watchObject(r, ep, format, ev, first)
 			if err != nil {
 				s.log.Warn("watch: converting event", "resource", ep.res.GroupResource().String(), "err", err)
 				return
@@ -92,49 +94,60 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 			if ev.Type != watch.Bookmark && ev.Type != watch.Error {
 				first = false
 			}
-			raw, err := json.Marshal(obj)
+			frame, err := enc.Encode(ev.Type, obj, gvk)
 			if err != nil {
+				s.log.Warn("watch: encoding event", "resource", ep.res.GroupResource().String(), "err", err)
 				return
 			}
-			if err := enc.Encode(&metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: raw}}); err != nil {
+			if _, err := w.Write(frame); err != nil {
 				return
 			}
-			if flusher != nil {
+			// Events already waiting go out in the same write: under load
+			// a flush (a TLS record and a syscall) per event is much of
+			// the cost of a watch.
+			if flusher != nil && len(wi.ResultChan()) == 0 {
 				flusher.Flush()
 			}
 		}
 	}
 }
 
-// watchObject gives the object to send for ev: the object with its kind,
-// a Table row, or a Status for errors. nil means skip the event.
-func (s *Server) watchObject(r *http.Request, ep *endpoint, format outputFormat, ev watch.Event, first bool) (runtime.Object, error) {
+// watchObject gives the object to send for ev and its kind: the object
+// itself, a Table row, or a Status for errors. nil means skip the event.
+// ev.Object may be shared with other watchers and is never modified.
+func (s *Server) watchObject(r *http.Request, ep *endpoint, format outputFormat, ev watch.Event, first bool) (runtime.Object, schema.GroupVersionKind, error) {
+	statusGVK := schema.GroupVersionKind{Version: "v1", Kind: "Status"}
 	switch ev.Type {
 	case watch.Error:
 		if st, ok := ev.Object.(*metav1.Status); ok {
-			st.Kind, st.APIVersion = "Status", "v1"
-			return st, nil
+			return st, statusGVK, nil
 		}
 		st := statusOf(apierrors.FromObject(ev.Object))
-		return &st, nil
+		return &st, statusGVK, nil
 	case watch.Bookmark:
 		if format.As == "Table" {
-			return nil, nil
+			return nil, schema.GroupVersionKind{}, nil
 		}
 		if format.As == "PartialObjectMetadata" {
-			return toPartialMetadata(ev.Object, false, format.Version)
+			return kindOf(toPartialMetadata(ev.Object, false, format.Version))
 		}
-		ep.setKind(ev.Object)
-		return ev.Object, nil
+		return ev.Object, ep.gvk, nil
 	}
 	switch format.As {
 	case "Table":
-		return s.toTable(r, ep, ev.Object, format.Version, first)
+		return kindOf(s.toTable(r, ep, ev.Object, format.Version, first))
 	case "PartialObjectMetadata":
-		return toPartialMetadata(ev.Object, false, format.Version)
+		return kindOf(toPartialMetadata(ev.Object, false, format.Version))
 	}
-	ep.setKind(ev.Object)
-	return ev.Object, nil
+	return ev.Object, ep.gvk, nil
+}
+
+// kindOf passes on a converted object with the kind it carries.
+func kindOf[T runtime.Object](obj T, err error) (runtime.Object, schema.GroupVersionKind, error) {
+	if err != nil {
+		return nil, schema.GroupVersionKind{}, err
+	}
+	return obj, obj.GetObjectKind().GroupVersionKind(), nil
 }
 
 // validateWatchList applies upstream's rules for sendInitialEvents.

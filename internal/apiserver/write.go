@@ -179,12 +179,17 @@ func (s *Server) checkNamespaceOpen(ctx context.Context, ep *endpoint, ns, name 
 	if nsEP == nil {
 		return nil
 	}
-	obj := nsEP.res.New()
-	if err := nsEP.store.Get(ctx, nsEP.key("", ns), storage.GetOptions{ResourceVersion: "0"}, obj); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return apierrors.NewNotFound(nsEP.res.GroupResource(), ns)
+	obj, ok := s.cachedNamespace(ns)
+	if !ok {
+		// Not cached (yet): created through another server a moment
+		// ago, or the cache is still filling. Ask etcd.
+		obj = nsEP.res.New()
+		if err := nsEP.store.Get(ctx, nsEP.key("", ns), storage.GetOptions{ResourceVersion: "0"}, obj); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return apierrors.NewNotFound(nsEP.res.GroupResource(), ns)
+			}
+			return toAPIError(err, nsEP.res.GroupResource(), ns)
 		}
-		return toAPIError(err, nsEP.res.GroupResource(), ns)
 	}
 	m, _ := meta.Accessor(obj)
 	if m.GetDeletionTimestamp() != nil {
@@ -192,4 +197,13 @@ func (s *Server) checkNamespaceOpen(ctx context.Context, ep *endpoint, ns, name 
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
 	}
 	return nil
+}
+
+// cachedNamespace is the namespace from the namespace cache, if it has it.
+func (s *Server) cachedNamespace(name string) (runtime.Object, bool) {
+	if s.namespaceCache == nil {
+		return nil, false
+	}
+	obj, ok, _ := s.namespaceCache.Get("", name)
+	return obj, ok
 }

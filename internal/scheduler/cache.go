@@ -1,10 +1,12 @@
 package scheduler
 
 import (
+	"maps"
 	"sort"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
@@ -13,8 +15,9 @@ import (
 // nodeCache is the scheduler's view of nodes and the pods on them, fed by the
 // informers plus *assumed* pods: pods the scheduler has placed whose
 // binding the informer has not confirmed yet, so the next decision already
-// counts them. NodeInfos are copy-on-write: a Snapshot taken earlier never
-// changes under the scheduling goroutine.
+// counts them. It also keeps the namespaces' labels, for affinity terms'
+// namespaceSelectors. NodeInfos are copy-on-write: a NodeInfo handed out
+// in a snapshot never changes, a change replaces it with a clone.
 type nodeCache struct {
 	mu sync.Mutex
 	// nodes by name; a NodeInfo with a nil Node holds pods of a node the
@@ -22,9 +25,21 @@ type nodeCache struct {
 	// snapshots.
 	nodes map[string]*framework.NodeInfo
 	pods  map[types.UID]cachedPod
-	// sorted is the snapshot order, rebuilt when nodes come or go.
+	// sorted is the snapshot order and index each name's place in it,
+	// rebuilt when nodes come or go (dirty); layout counts the rebuilds.
 	sorted []string
+	index  map[string]int
 	dirty  bool
+	layout uint64
+	// changed names the nodes whose NodeInfo was replaced since the last
+	// UpdateSnapshot, which copies just those into the snapshot it keeps
+	// up to date (last, built at layout lastLayout).
+	changed    map[string]struct{}
+	last       *framework.Snapshot
+	lastLayout uint64
+	// namespaces are the namespaces' labels; the map is replaced, never
+	// changed, so snapshots share it.
+	namespaces map[string]labels.Set
 }
 
 type cachedPod struct {
@@ -33,7 +48,8 @@ type cachedPod struct {
 }
 
 func newNodeCache() *nodeCache {
-	return &nodeCache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]cachedPod{}}
+	return &nodeCache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]cachedPod{},
+		changed: map[string]struct{}{}, namespaces: map[string]labels.Set{}}
 }
 
 // SetNode adds or updates a node.
@@ -42,7 +58,7 @@ func (c *nodeCache) SetNode(node *corev1.Node) {
 	defer c.mu.Unlock()
 	ni := c.nodes[node.Name]
 	if ni == nil {
-		c.nodes[node.Name] = framework.NewNodeInfo(node)
+		c.put(node.Name, framework.NewNodeInfo(node))
 		c.dirty = true
 		return
 	}
@@ -51,7 +67,7 @@ func (c *nodeCache) SetNode(node *corev1.Node) {
 	}
 	ni = ni.Clone()
 	ni.SetNode(node)
-	c.nodes[node.Name] = ni
+	c.put(node.Name, ni)
 }
 
 // RemoveNode drops a node; its pods stay until their own deletion.
@@ -69,7 +85,7 @@ func (c *nodeCache) RemoveNode(name string) {
 	}
 	ni = ni.Clone()
 	ni.Node = nil
-	c.nodes[name] = ni
+	c.put(name, ni)
 }
 
 // SetPod records an assigned, non-terminal pod as seen by the informer,
@@ -114,26 +130,94 @@ func (c *nodeCache) IsAssumed(uid types.UID) bool {
 	return c.pods[uid].assumed
 }
 
-// Snapshot returns the current nodes in name order. The NodeInfos are
-// shared and must not be changed.
+// SetNamespace records a namespace's labels.
+func (c *nodeCache) SetNamespace(ns *corev1.Namespace) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := maps.Clone(c.namespaces)
+	next[ns.Name] = labels.Set(maps.Clone(ns.Labels))
+	c.namespaces = next
+}
+
+// RemoveNamespace forgets a namespace.
+func (c *nodeCache) RemoveNamespace(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.namespaces[name]; !ok {
+		return
+	}
+	next := maps.Clone(c.namespaces)
+	delete(next, name)
+	c.namespaces = next
+}
+
+// Snapshot returns a new snapshot of the current nodes in name order and
+// of the namespaces. The NodeInfos and the namespace map are shared and
+// must not be changed.
 func (c *nodeCache) Snapshot() *framework.Snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.dirty {
-		c.sorted = c.sorted[:0]
-		for name, ni := range c.nodes {
-			if ni.Node != nil {
-				c.sorted = append(c.sorted, name)
-			}
-		}
-		sort.Strings(c.sorted)
-		c.dirty = false
-	}
-	s := &framework.Snapshot{Nodes: make([]*framework.NodeInfo, len(c.sorted))}
+	c.rebuildOrder()
+	s := &framework.Snapshot{Nodes: make([]*framework.NodeInfo, len(c.sorted)), Namespaces: c.namespaces}
 	for i, name := range c.sorted {
 		s.Nodes[i] = c.nodes[name]
 	}
 	return s
+}
+
+// UpdateSnapshot makes s what Snapshot would return now, reusing its
+// arrays. When s is the snapshot the previous call updated and no node
+// came or went since, only the NodeInfos replaced since then are copied
+// in: a decision on a large cluster then costs a few pointer stores
+// instead of a walk over every node. It has one caller, the scheduling
+// goroutine, which owns s and must not let it be read past the cycle it
+// was updated for.
+func (c *nodeCache) UpdateSnapshot(s *framework.Snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rebuildOrder()
+	if s != c.last || c.lastLayout != c.layout || len(s.Nodes) != len(c.sorted) {
+		s.Nodes = s.Nodes[:0]
+		for _, name := range c.sorted {
+			s.Nodes = append(s.Nodes, c.nodes[name])
+		}
+	} else {
+		for name := range c.changed {
+			if i, ok := c.index[name]; ok {
+				s.Nodes[i] = c.nodes[name]
+			}
+		}
+	}
+	clear(c.changed)
+	s.Namespaces = c.namespaces
+	c.last, c.lastLayout = s, c.layout
+}
+
+// rebuildOrder recomputes the snapshot order after nodes came or went
+// (c.mu held).
+func (c *nodeCache) rebuildOrder() {
+	if !c.dirty {
+		return
+	}
+	c.sorted = c.sorted[:0]
+	for name, ni := range c.nodes {
+		if ni.Node != nil {
+			c.sorted = append(c.sorted, name)
+		}
+	}
+	sort.Strings(c.sorted)
+	c.index = make(map[string]int, len(c.sorted))
+	for i, name := range c.sorted {
+		c.index[name] = i
+	}
+	c.dirty = false
+	c.layout++
+}
+
+// put replaces a node's NodeInfo (c.mu held).
+func (c *nodeCache) put(name string, ni *framework.NodeInfo) {
+	c.nodes[name] = ni
+	c.changed[name] = struct{}{}
 }
 
 func (c *nodeCache) addLocked(pi *framework.PodInfo, assumed bool) {
@@ -145,7 +229,7 @@ func (c *nodeCache) addLocked(pi *framework.PodInfo, assumed bool) {
 		ni = ni.Clone()
 	}
 	ni.AddPod(pi)
-	c.nodes[name] = ni
+	c.put(name, ni)
 	c.pods[pi.Pod.UID] = cachedPod{node: name, assumed: assumed}
 }
 
@@ -165,5 +249,5 @@ func (c *nodeCache) removeLocked(uid types.UID) {
 		delete(c.nodes, cp.node)
 		return
 	}
-	c.nodes[cp.node] = ni
+	c.put(cp.node, ni)
 }

@@ -84,3 +84,104 @@ func TestCachePodsBeforeNodeAndNodeRemoval(t *testing.T) {
 		t.Fatalf("leftover node infos: %v", c.nodes)
 	}
 }
+
+func snapshotNames(s *framework.Snapshot) []string {
+	var out []string
+	for _, n := range s.Nodes {
+		out = append(out, n.Name())
+	}
+	return out
+}
+
+// UpdateSnapshot copies only what changed, and must end up where a fresh
+// Snapshot is after any mix of changes.
+func TestCacheUpdateSnapshotMatchesFreshSnapshot(t *testing.T) {
+	c := newNodeCache()
+	for _, n := range []string{"c", "a", "b"} {
+		c.SetNode(testNode(n))
+	}
+	s := &framework.Snapshot{}
+	check := func(step string) {
+		t.Helper()
+		c.UpdateSnapshot(s)
+		fresh := c.Snapshot()
+		if len(s.Nodes) != len(fresh.Nodes) {
+			t.Fatalf("%s: nodes %v, want %v", step, snapshotNames(s), snapshotNames(fresh))
+		}
+		for i := range fresh.Nodes {
+			if s.Nodes[i] != fresh.Nodes[i] {
+				t.Fatalf("%s: node %d is %s (%p), want %s (%p)", step, i, s.Nodes[i].Name(), s.Nodes[i], fresh.Nodes[i].Name(), fresh.Nodes[i])
+			}
+		}
+		if len(s.Namespaces) != len(fresh.Namespaces) {
+			t.Fatalf("%s: namespaces %v, want %v", step, s.Namespaces, fresh.Namespaces)
+		}
+	}
+	check("first")
+	if got := snapshotNames(s); len(got) != 3 || got[0] != "a" || got[2] != "c" {
+		t.Fatalf("order %v", got)
+	}
+	first := s.Nodes[0]
+	c.Assume(framework.NewPodInfo(testPod("p1", "a", "1")))
+	check("assumed")
+	if first.Requested.MilliCPU != 0 || requestedCPU(t, s, "a") != 1000 {
+		t.Fatal("a NodeInfo handed out changed, or the change is missing")
+	}
+	c.SetPod(testPod("p2", "c", "500m"))
+	c.SetNode(testNode("b"))
+	check("pod and node updates")
+	c.RemoveNode("b")
+	c.SetNode(testNode("d"))
+	check("a node gone, another added")
+	c.SetPod(testPod("p3", "late", "1"))
+	check("a pod of an unknown node")
+	c.SetNode(testNode("late"))
+	check("its node appeared")
+	c.RemovePod("p1")
+	// Another snapshot in between must not make this one miss changes.
+	_ = c.Snapshot()
+	c.SetPod(testPod("p4", "a", "2"))
+	check("after a fresh snapshot")
+	if requestedCPU(t, s, "a") != 2000 {
+		t.Fatal("a change after a fresh Snapshot was missed")
+	}
+	// A different snapshot is rebuilt whole.
+	other := &framework.Snapshot{}
+	c.UpdateSnapshot(other)
+	if len(other.Nodes) != len(s.Nodes) {
+		t.Fatalf("other snapshot %v", snapshotNames(other))
+	}
+}
+
+func TestCacheNamespaces(t *testing.T) {
+	c := newNodeCache()
+	c.SetNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{"team": "a"}}})
+	c.SetNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bare"}})
+	before := c.Snapshot()
+	if got := before.NamespaceLabels("team-a"); got["team"] != "a" {
+		t.Fatalf("team-a labels %v", got)
+	}
+	if got := before.NamespaceLabels("bare"); got == nil || len(got) != 0 {
+		t.Fatalf("a namespace without labels must be known with none: %v", got)
+	}
+	c.SetNamespace(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{"team": "b"}}})
+	c.RemoveNamespace("bare")
+	after := c.Snapshot()
+	if after.NamespaceLabels("team-a")["team"] != "b" || after.NamespaceLabels("bare") != nil {
+		t.Fatalf("after changes: %v", after.Namespaces)
+	}
+	if before.NamespaceLabels("team-a")["team"] != "a" || before.NamespaceLabels("bare") == nil {
+		t.Fatal("an earlier snapshot's namespaces changed")
+	}
+	// Snapshots with nominated pods keep the namespaces.
+	c.SetNode(testNode("n1"))
+	nominated := testPod("nominated", "", "1")
+	prio := int32(10)
+	nominated.Spec.Priority = &prio
+	nom := newNominator()
+	nom.Nominate(nominated, "n1")
+	with := nom.WithNominated(c.Snapshot(), testPod("low", "", "1"))
+	if requestedCPU(t, with, "n1") != 1000 || with.NamespaceLabels("team-a")["team"] != "b" {
+		t.Fatalf("nominated snapshot: cpu %d, namespaces %v", requestedCPU(t, with, "n1"), with.Namespaces)
+	}
+}

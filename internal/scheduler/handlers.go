@@ -1,15 +1,30 @@
 package scheduler
 
 import (
+	"maps"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
+	"github.com/skiff-sh/skiff/internal/scheduler/plugins"
 )
 
-// podHandler routes pod events: assigned pods feed the cache (and free
-// resources wake the unschedulable pods), pending pods of this scheduler
+// Cluster events retry the unschedulable pods they may help, as upstream's
+// queueing hints do: a node added or changed, or an assigned pod gone
+// (resources, ports, spread and anti-affinity freed), retries every parked
+// pod; an assigned pod added or relabelled retries those rejected by
+// inter-pod affinity or topology spread (a partner or a matching pod
+// appeared, domain counts changed), and a namespace added or relabelled
+// those rejected by inter-pod affinity (namespaceSelectors).
+var (
+	podLabelPlugins       = []string{plugins.InterPodAffinity{}.Name(), plugins.PodTopologySpread{}.Name()}
+	namespaceLabelPlugins = []string{plugins.InterPodAffinity{}.Name()}
+)
+
+// podHandler routes pod events: assigned pods feed the cache (and wake
+// the unschedulable pods they may help), pending pods of this scheduler
 // feed the queue.
 func (s *Scheduler) podHandler() cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
@@ -57,6 +72,11 @@ func (s *Scheduler) onPod(old, pod *corev1.Pod) {
 			return
 		}
 		s.cache.SetPod(pod)
+		// Newly assigned (created bound, or its binding confirmed), or
+		// relabelled.
+		if old == nil || old.Spec.NodeName == "" || framework.IsTerminal(old) || !maps.Equal(old.Labels, pod.Labels) {
+			s.queue.Move(podLabelPlugins...)
+		}
 		return
 	}
 	if !s.responsibleFor(pod) {
@@ -117,6 +137,37 @@ func nodeSchedulingChanged(old, node *corev1.Node) bool {
 		!equality.Semantic.DeepEqual(old.Spec.Taints, node.Spec.Taints) ||
 		old.Spec.Unschedulable != node.Spec.Unschedulable ||
 		!equality.Semantic.DeepEqual(old.Status.Allocatable, node.Status.Allocatable)
+}
+
+// namespaceHandler keeps the namespaces' labels for namespaceSelectors.
+func (s *Scheduler) namespaceHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				s.cache.SetNamespace(ns)
+				s.queue.Move(namespaceLabelPlugins...)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, _ := oldObj.(*corev1.Namespace)
+			ns, ok := newObj.(*corev1.Namespace)
+			if !ok {
+				return
+			}
+			s.cache.SetNamespace(ns)
+			if old == nil || !maps.Equal(old.Labels, ns.Labels) {
+				s.queue.Move(namespaceLabelPlugins...)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				s.cache.RemoveNamespace(ns.Name)
+			}
+		},
+	}
 }
 
 func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }

@@ -31,9 +31,13 @@ type qItem struct {
 	backoffUntil time.Time
 	// since is when the item entered the unschedulable set.
 	since time.Time
-	// popCycle is the queue's moveCycle when the item was popped: a move
-	// request after it means the failure may be stale (retry with backoff
-	// rather than park it).
+	// rejectedBy are the plugins that found the pod unschedulable in its
+	// last attempt; a cluster event that concerns one of them retries it.
+	// Empty: only events that concern every plugin (MoveAll) do.
+	rejectedBy []string
+	// popCycle is the queue's event count when the item was popped: an
+	// event after it that concerns the attempt's failure may have made
+	// the pod schedulable (retry with backoff rather than park it).
 	popCycle int64
 	// requeue marks an in-flight item whose pod changed meanwhile.
 	requeue bool
@@ -41,9 +45,9 @@ type qItem struct {
 
 // queue is the scheduling queue: an active heap (priority, then age), a
 // backoff set whose entries become active when their backoff ends, and an
-// unschedulable set that waits for a cluster event (MoveAll) or
-// maxUnschedulable. It holds keys only; the pods are read from the lister
-// when popped. Time comes from now, so tests drive it.
+// unschedulable set that waits for a cluster event that may help it (Move,
+// MoveAll) or maxUnschedulable. It holds keys only; the pods are read from
+// the lister when popped. Time comes from now, so tests drive it.
 type queue struct {
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -51,15 +55,24 @@ type queue struct {
 
 	initialBackoff, maxBackoff, maxUnschedulable time.Duration
 
-	items     map[string]*qItem
-	active    activeHeap
-	moveCycle int64
-	closed    bool
+	items  map[string]*qItem
+	active activeHeap
+	// parked are the items in the unschedulable set, so that events walk
+	// them only, not every pending pod.
+	parked map[string]*qItem
+	// events counts cluster events (Move, MoveAll); lastAll is the count
+	// at the last MoveAll and lastFor at the last Move concerning each
+	// plugin.
+	events  int64
+	lastAll int64
+	lastFor map[string]int64
+	closed  bool
 }
 
 func newQueue(now func() time.Time, initialBackoff, maxBackoff, maxUnschedulable time.Duration) *queue {
 	q := &queue{now: now, initialBackoff: initialBackoff, maxBackoff: maxBackoff,
-		maxUnschedulable: maxUnschedulable, items: map[string]*qItem{}}
+		maxUnschedulable: maxUnschedulable, items: map[string]*qItem{},
+		parked: map[string]*qItem{}, lastFor: map[string]int64{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -90,11 +103,7 @@ func (q *queue) Add(key string, priority int32) {
 		it.priority = priority
 	case stateUnschedulable:
 		it.priority = priority
-		if q.now().Before(it.backoffUntil) {
-			it.state = stateBackoff
-		} else {
-			q.pushActive(it)
-		}
+		q.unpark(it, q.now())
 	}
 }
 
@@ -110,6 +119,7 @@ func (q *queue) Delete(key string) {
 		heap.Remove(&q.active, it.index)
 	}
 	delete(q.items, key)
+	delete(q.parked, key)
 }
 
 // Pop blocks until a key is active and returns it, marked in flight, with
@@ -125,7 +135,7 @@ func (q *queue) Pop() (key string, ok bool) {
 	}
 	it := heap.Pop(&q.active).(*qItem)
 	it.state = stateInFlight
-	it.popCycle = q.moveCycle
+	it.popCycle = q.events
 	it.requeue = false
 	return it.key, true
 }
@@ -146,10 +156,12 @@ func (q *queue) Done(key string) {
 	delete(q.items, key)
 }
 
-// Failed ends an in-flight attempt that failed. An unschedulable pod is
-// parked until a cluster event, unless one happened during the attempt
-// (then it backs off); any other failure backs off.
-func (q *queue) Failed(key string, unschedulable bool) {
+// Failed ends an in-flight attempt that failed. An unschedulable pod,
+// rejected by the plugins named in rejectedBy, is parked until a cluster
+// event that concerns one of them (or every plugin), unless such an event
+// happened during the attempt: then it backs off, as does any other
+// failure.
+func (q *queue) Failed(key string, unschedulable bool, rejectedBy ...string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it := q.items[key]
@@ -160,14 +172,30 @@ func (q *queue) Failed(key string, unschedulable bool) {
 	now := q.now()
 	it.enqueued = now
 	it.backoffUntil = now.Add(q.backoffFor(it.attempts))
+	it.rejectedBy = rejectedBy
 	switch {
 	case it.requeue:
 		q.pushActive(it)
-	case unschedulable && q.moveCycle == it.popCycle:
+	case unschedulable && !q.movedSince(it.popCycle, rejectedBy):
 		it.state, it.since = stateUnschedulable, now
+		q.parked[key] = it
 	default:
 		it.state = stateBackoff
 	}
+}
+
+// movedSince says whether an event after the count cycle concerned any of
+// plugins (q.mu held).
+func (q *queue) movedSince(cycle int64, plugins []string) bool {
+	if q.lastAll > cycle {
+		return true
+	}
+	for _, p := range plugins {
+		if q.lastFor[p] > cycle {
+			return true
+		}
+	}
+	return false
 }
 
 // backoffFor is initial * 2^(attempts-1), at most maxBackoff.
@@ -179,22 +207,59 @@ func (q *queue) backoffFor(attempts int) time.Duration {
 	return min(d, q.maxBackoff)
 }
 
-// MoveAll is a cluster event that may make parked pods schedulable: each
-// goes to active, or to backoff if its backoff has not ended yet.
+// MoveAll is a cluster event that may make any parked pod schedulable
+// (a node added, resources freed): each goes to active, or to backoff if
+// its backoff has not ended yet.
 func (q *queue) MoveAll() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.moveCycle++
+	q.events++
+	q.lastAll = q.events
 	now := q.now()
-	for _, it := range q.items {
-		if it.state != stateUnschedulable {
-			continue
+	for _, it := range q.parked {
+		q.unpark(it, now)
+	}
+}
+
+// Move is a cluster event that concerns only plugins (an assigned pod
+// added or relabelled concerns inter-pod affinity and topology spread):
+// the parked pods one of them rejected are moved as MoveAll moves them,
+// as upstream's queueing hints do. It is cheap when nothing is parked, so
+// it may be called for every binding.
+func (q *queue) Move(plugins ...string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.events++
+	for _, p := range plugins {
+		q.lastFor[p] = q.events
+	}
+	now := q.now()
+	for _, it := range q.parked {
+		if rejectedByAny(it, plugins) {
+			q.unpark(it, now)
 		}
-		if now.Before(it.backoffUntil) {
-			it.state = stateBackoff
-		} else {
-			q.pushActive(it)
+	}
+}
+
+func rejectedByAny(it *qItem, plugins []string) bool {
+	for _, r := range it.rejectedBy {
+		for _, p := range plugins {
+			if r == p {
+				return true
+			}
 		}
+	}
+	return false
+}
+
+// unpark moves a parked item to active, or to backoff if its backoff has
+// not ended yet (q.mu held).
+func (q *queue) unpark(it *qItem, now time.Time) {
+	delete(q.parked, it.key)
+	if now.Before(it.backoffUntil) {
+		it.state = stateBackoff
+	} else {
+		q.pushActive(it)
 	}
 }
 
@@ -209,6 +274,7 @@ func (q *queue) Flush() {
 		case it.state == stateBackoff && !now.Before(it.backoffUntil):
 			q.pushActive(it)
 		case it.state == stateUnschedulable && now.Sub(it.since) >= q.maxUnschedulable:
+			delete(q.parked, it.key)
 			q.pushActive(it)
 		}
 	}

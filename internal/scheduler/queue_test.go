@@ -122,6 +122,59 @@ func TestQueueEventDuringAttemptBacksOff(t *testing.T) {
 	}
 }
 
+func TestQueueMoveWakesOnlyWhatItsPluginsRejected(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	q := newTestQueue(c)
+	q.Add("ns/affinity", 0)
+	q.Add("ns/cpu", 0)
+	q.Add("ns/nothing", 0) // no node at all: no plugin rejected it
+	for i := 0; i < 3; i++ {
+		key, _ := q.Pop()
+		switch key {
+		case "ns/affinity":
+			q.Failed(key, true, "NodeResourcesFit", "InterPodAffinity")
+		case "ns/cpu":
+			q.Failed(key, true, "NodeResourcesFit")
+		default:
+			q.Failed(key, true)
+		}
+	}
+	c.step(time.Second) // backoffs over
+	q.Move("InterPodAffinity", "PodTopologySpread")
+	if got := counts(q); got != [4]int{1, 0, 2, 0} {
+		t.Fatalf("after Move %v, want 1 active, 2 parked", got)
+	}
+	if key, _ := q.Pop(); key != "ns/affinity" {
+		t.Fatalf("Move woke %s", key)
+	}
+	q.MoveAll()
+	if got := counts(q); got != [4]int{2, 0, 0, 1} {
+		t.Fatalf("after MoveAll %v, want the rest active", got)
+	}
+	// Deleting a parked pod leaves nothing behind for later events.
+	q.Delete("ns/cpu")
+	q.Delete("ns/nothing")
+	q.Move("NodeResourcesFit")
+	if len(q.parked) != 0 || len(q.items) != 1 {
+		t.Fatalf("leftovers: parked %v, items %v", q.parked, q.items)
+	}
+}
+
+func TestQueueMoveDuringAttemptBacksOffOnlyItsPods(t *testing.T) {
+	c := &fakeClock{t: time.Unix(0, 0)}
+	q := newTestQueue(c)
+	q.Add("ns/spread", 0)
+	q.Add("ns/cpu", 0)
+	spread, _ := q.Pop()
+	cpu, _ := q.Pop()
+	q.Move("InterPodAffinity", "PodTopologySpread") // a pod was bound meanwhile
+	q.Failed(spread, true, "PodTopologySpread")
+	q.Failed(cpu, true, "NodeResourcesFit")
+	if got := counts(q); got != [4]int{0, 1, 1, 0} {
+		t.Fatalf("%v, want the spread pod backing off and the cpu pod parked", got)
+	}
+}
+
 func TestQueueInFlightUpdateAndDelete(t *testing.T) {
 	c := &fakeClock{t: time.Unix(0, 0)}
 	q := newTestQueue(c)

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,8 +13,9 @@ import (
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
 )
 
-// scheduleOne takes one key off the queue, decides, assumes and starts
-// the bind. It returns false once the queue is closed.
+// scheduleOne takes one key off the queue, decides, assumes and hands the
+// bind to the binders. It returns false once the queue is closed (or ctx
+// ended while it waited for a binder).
 func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	key, ok := s.queue.Pop()
 	if !ok {
@@ -33,7 +35,8 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	pi := framework.NewPodInfo(pod)
 	// Pods nominated to a node hold their room there against pods of
 	// lower priority.
-	snap := s.nominator.WithNominated(s.cache.Snapshot(), pod)
+	s.cache.UpdateSnapshot(s.snapshot)
+	snap := s.nominator.WithNominated(s.snapshot, pod)
 	node, diag := s.decide(pi, snap)
 	if node == "" {
 		msg := diag.Message()
@@ -49,7 +52,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 			nominate = nom
 		}
 		s.log.Debug("pod unschedulable", "pod", key, "reason", msg)
-		s.queue.Failed(key, unschedulable)
+		s.queue.Failed(key, unschedulable, rejectingPlugins(diag)...)
 		go s.recordFailure(ctx, pod, msg, nominate)
 		return true
 	}
@@ -62,8 +65,23 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	api := *pi
 	api.Pod = assumed
 	s.cache.Assume(&api)
-	go s.bind(ctx, key, assumed, node)
+	if !s.enqueueBind(ctx, bindRequest{key: key, pod: assumed, node: node}) {
+		s.cache.Forget(pod.UID)
+		return false
+	}
 	return true
+}
+
+// rejectingPlugins names the plugins that rejected some node, each once:
+// the events that concern them are the ones that may let the pod in.
+func rejectingPlugins(diag *framework.Diagnosis) []string {
+	var out []string
+	for _, st := range diag.Failed {
+		if !slices.Contains(out, st.Plugin) {
+			out = append(out, st.Plugin)
+		}
+	}
+	return out
 }
 
 // decide picks a node for pi: the node it is nominated to if it fits

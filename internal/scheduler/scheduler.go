@@ -1,10 +1,12 @@
 // Package scheduler is skiff's default scheduler, a client-go component:
-// it watches pods and nodes through shared informers, queues the pending
-// pods addressed to it (spec.schedulerName, empty spec.nodeName), decides
-// with the pure core (package framework, plugins from package plugins)
-// against a node cache that counts assumed pods, and binds through the
-// pods/binding subresource, recording Scheduled / FailedScheduling events
-// and the PodScheduled condition. A pod that fits nowhere may preempt
+// it watches pods, nodes and namespaces through shared informers, queues
+// the pending pods addressed to it (spec.schedulerName, empty
+// spec.nodeName), retries unschedulable ones on the cluster events that
+// may help them (handlers.go), decides with the pure core (package
+// framework, plugins from package plugins) against a node cache that
+// counts assumed pods, and binds through the pods/binding subresource,
+// recording Scheduled / FailedScheduling events and the PodScheduled
+// condition. A pod that fits nowhere may preempt
 // pods of lower priority (preemption.go decides, preempt.go acts) and
 // waits, nominated to the node, until they are gone.
 //
@@ -101,28 +103,39 @@ type Scheduler struct {
 	cache    *nodeCache
 	pods     corelisters.PodLister
 	recorder events.EventRecorder
-	// nextStart is where the next decision starts visiting nodes (only
-	// the scheduling goroutine uses it).
+	// nextStart is where the next decision starts visiting nodes, and
+	// snapshot the cluster state the cache keeps up to date for each
+	// decision (only the scheduling goroutine uses them).
 	nextStart int
+	snapshot  *framework.Snapshot
 
 	// nominator holds the pods waiting for their preemption victims to
 	// go; preemptOffset is where the next preemption starts its dry run
 	// (scheduling goroutine only).
 	nominator     *nominator
 	preemptOffset int
+
+	// binds queues decisions for the binders (binder.go).
+	binds chan bindRequest
 }
 
 // New returns a scheduler using client; configuration errors are reported
 // by Start.
 func New(client kubernetes.Interface, cfg Config) *Scheduler {
 	cfg.setDefaults()
+	// Nothing here reads the per-node score breakdown.
+	f := *cfg.Framework
+	f.OmitScores = true
+	cfg.Framework = &f
 	return &Scheduler{
 		client:    client,
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "scheduler"),
 		queue:     newQueue(time.Now, cfg.InitialBackoff, cfg.MaxBackoff, cfg.MaxUnschedulable),
 		cache:     newNodeCache(),
+		snapshot:  &framework.Snapshot{},
 		nominator: newNominator(),
+		binds:     make(chan bindRequest, bindWorkers),
 	}
 }
 
@@ -132,7 +145,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("scheduler config: %w", err)
 	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: s.client.EventsV1()})
+	broadcaster := events.NewBroadcaster(newBoundedSink(&events.EventSinkImpl{Interface: s.client.EventsV1()}, eventWorkers))
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return fmt.Errorf("event broadcaster: %w", err)
 	}
@@ -142,6 +155,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	podInformer := factory.Core().V1().Pods()
 	nodeInformer := factory.Core().V1().Nodes()
+	nsInformer := factory.Core().V1().Namespaces()
 	s.pods = podInformer.Lister()
 	if _, err := podInformer.Informer().AddEventHandler(s.podHandler()); err != nil {
 		return fmt.Errorf("pod handler: %w", err)
@@ -149,9 +163,13 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if _, err := nodeInformer.Informer().AddEventHandler(s.nodeHandler()); err != nil {
 		return fmt.Errorf("node handler: %w", err)
 	}
+	if _, err := nsInformer.Informer().AddEventHandler(s.namespaceHandler()); err != nil {
+		return fmt.Errorf("namespace handler: %w", err)
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced, nodeInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced, nodeInformer.Informer().HasSynced,
+		nsInformer.Informer().HasSynced) {
 		return nil // ctx ended first
 	}
 	s.log.Info("scheduler started", "schedulerName", s.cfg.SchedulerName)
@@ -161,8 +179,14 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		<-ctx.Done()
 		s.queue.Close()
 	}()
+	binders := make(chan struct{})
+	go func() {
+		defer close(binders)
+		s.runBinders(ctx)
+	}()
 	for s.scheduleOne(ctx) {
 	}
+	<-binders
 	return nil
 }
 

@@ -3,7 +3,10 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -42,7 +45,7 @@ func TestSchedulingThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("throughput measurement skipped in -short mode")
 	}
-	const numNodes, numPods = 500, 1000
+	numNodes, numPods := envInt(t, "SKIFF_THROUGHPUT_NODES", 500), envInt(t, "SKIFF_THROUGHPUT_PODS", 1000)
 	srv := framework.StartServer(t, framework.Options{})
 	cs := srv.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -64,11 +67,15 @@ func TestSchedulingThroughput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	rv := list.ResourceVersion
+	w, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
+	defer func() { w.Stop() }()
+	memProfile := os.Getenv("SKIFF_THROUGHPUT_MEMPROFILE")
+	writeHeapProfile(t, memProfile, ".before")
+	stopProfile := startCPUProfile(t, os.Getenv("SKIFF_THROUGHPUT_CPUPROFILE"))
 	start := time.Now()
 	startScheduler(t, cs, scheduler.Config{})
 	perNode := map[string]int{}
@@ -78,10 +85,19 @@ func TestSchedulingThroughput(t *testing.T) {
 		select {
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				t.Fatalf("watch closed after %d bindings", len(boundPods))
+				// The server ends a watch that falls behind; resume
+				// where it stopped, as an informer would.
+				if w, err = cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: rv}); err != nil {
+					t.Fatalf("resuming the watch after %d bindings: %v", len(boundPods), err)
+				}
+				continue
 			}
 			p, isPod := ev.Object.(*corev1.Pod)
-			if !isPod || p.Spec.NodeName == "" || boundPods[p.Name] {
+			if !isPod {
+				t.Fatalf("watch event %s: %v", ev.Type, ev.Object)
+			}
+			rv = p.ResourceVersion
+			if p.Spec.NodeName == "" || boundPods[p.Name] {
 				continue
 			}
 			boundPods[p.Name] = true
@@ -91,6 +107,8 @@ func TestSchedulingThroughput(t *testing.T) {
 		}
 	}
 	elapsed := time.Since(start)
+	stopProfile()
+	writeHeapProfile(t, memProfile, "")
 	counts := make([]int, 0, len(perNode))
 	for _, c := range perNode {
 		counts = append(counts, c)
@@ -100,4 +118,59 @@ func TestSchedulingThroughput(t *testing.T) {
 		numPods, numNodes, elapsed.Round(time.Millisecond), float64(numPods)/elapsed.Seconds(),
 		creating.Round(time.Millisecond), float64(numPods)/creating.Seconds(),
 		counts[0], counts[len(counts)-1], len(counts))
+}
+
+// envInt reads a positive count from the environment, def when unset.
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// startCPUProfile profiles the whole process (API server, etcd and
+// scheduler alike) into path until the returned func is called; an empty
+// path profiles nothing. It lets a profile cover the scheduling phase
+// only, without the setup. (SKIFF_THROUGHPUT_CPUPROFILE and
+// SKIFF_THROUGHPUT_MEMPROFILE name the files; SKIFF_THROUGHPUT_NODES and
+// SKIFF_THROUGHPUT_PODS scale the run.)
+func startCPUProfile(t *testing.T, path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+// writeHeapProfile writes the heap profile to path+suffix (nothing for an
+// empty path). Allocations during the scheduling phase are the difference
+// between the profile after it and the ".before" one
+// (go tool pprof -sample_index=alloc_space -diff_base path.before path).
+func writeHeapProfile(t *testing.T, path, suffix string) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		t.Fatal(err)
+	}
 }

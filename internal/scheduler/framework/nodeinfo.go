@@ -73,6 +73,12 @@ type NodeInfo struct {
 	// Allocatable from node status; AllowedPods its pods count.
 	Allocatable Resource
 	AllowedPods int64
+	// Unschedulable and Taints are the node's spec.unschedulable and
+	// spec.taints (shared, read-only), kept here so that filtering a pod
+	// without node selectors reads the NodeInfo only: on a large cluster
+	// the Node object is a cache miss per node per decision.
+	Unschedulable bool
+	Taints        []corev1.Taint
 	// Requested is the sum of the pods' Requests, NonZeroRequested of their
 	// NonZero amounts.
 	Requested        Resource
@@ -102,6 +108,7 @@ func (n *NodeInfo) Name() string { return n.Node.Name }
 // SetNode replaces the node object (its pods stay).
 func (n *NodeInfo) SetNode(node *corev1.Node) {
 	n.Node = node
+	n.Unschedulable, n.Taints = node.Spec.Unschedulable, node.Spec.Taints
 	n.Allocatable = NewResource(node.Status.Allocatable)
 	n.AllowedPods = 0
 	if q, ok := node.Status.Allocatable[corev1.ResourcePods]; ok {

@@ -75,7 +75,7 @@ type Diagnosis struct {
 	// Failed maps each rejected node to its status.
 	Failed map[string]*Status
 	// Scores of the feasible nodes, in snapshot order; empty when there was
-	// at most one.
+	// at most one, or when the Framework omits them.
 	Scores []NodeScore
 }
 

@@ -1,7 +1,7 @@
 package framework
 
 import (
-	"sort"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -103,12 +103,17 @@ func (r Resource) Clone() Resource {
 }
 
 // ScalarNames returns the extended resource names of r, sorted.
+// Most pods have none: then it allocates nothing, as it runs for every
+// node a pod is filtered against.
 func (r Resource) ScalarNames() []corev1.ResourceName {
+	if len(r.Scalar) == 0 {
+		return nil
+	}
 	names := make([]corev1.ResourceName, 0, len(r.Scalar))
 	for k := range r.Scalar {
 		names = append(names, k)
 	}
-	sort.Slice(names, func(i, j int) bool { return names[i] < names[j] })
+	slices.Sort(names)
 	return names
 }
 

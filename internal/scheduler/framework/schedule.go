@@ -22,6 +22,9 @@ type Framework struct {
 	// for in large clusters (see NumFeasibleNodesToFind); 0 is adaptive,
 	// 100 means every node.
 	PercentageOfNodesToScore int
+	// OmitScores leaves Diagnosis.Scores empty: a caller that only needs
+	// the choice (the scheduler) spares a per-node breakdown a decision.
+	OmitScores bool
 }
 
 // Schedule picks a node for pod from snap. It returns the node's name, or
@@ -53,8 +56,9 @@ func (f *Framework) ScheduleFrom(pi *PodInfo, snap *Snapshot, start int) (string
 	start = ((start % n) + n) % n
 	f = f.ForCycle(pi, snap)
 	want := int64(f.NumFeasibleNodesToFind(n))
-	statuses := make([]*Status, n)
-	visited := make([]bool, n)
+	scr := getScratch(n)
+	defer putScratch(scr)
+	statuses, visited := scr.statuses[:n], scr.visited[:n]
 	var found atomic.Int64
 	f.parallelize(n, func(i int) bool {
 		if found.Load() >= want {
@@ -67,7 +71,7 @@ func (f *Framework) ScheduleFrom(pi *PodInfo, snap *Snapshot, start int) (string
 		}
 		return true
 	})
-	feasible := make([]*NodeInfo, 0, min(int(want), n))
+	feasible := scr.feasible[:0]
 	processed := 0
 	for i, st := range statuses {
 		if !visited[i] {
@@ -86,6 +90,7 @@ func (f *Framework) ScheduleFrom(pi *PodInfo, snap *Snapshot, start int) (string
 		}
 		d.Failed[node.Name()] = st
 	}
+	scr.feasible = feasible
 	next := (start + processed) % n
 	switch len(feasible) {
 	case 0:
@@ -93,14 +98,43 @@ func (f *Framework) ScheduleFrom(pi *PodInfo, snap *Snapshot, start int) (string
 	case 1:
 		return feasible[0].Name(), d, next
 	}
-	d.Scores = f.score(pi, feasible)
-	best := 0
-	for i, s := range d.Scores {
-		if s.Total > d.Scores[best].Total {
-			best = i
-		}
+	best, scores := f.score(pi, feasible, scr)
+	if !f.OmitScores {
+		d.Scores = scores
 	}
-	return d.Scores[best].Node, d, next
+	return feasible[best].Name(), d, next
+}
+
+// scratch is the memory one decision works in, reused across decisions:
+// on a large cluster it is tens of kilobytes a pod, which would otherwise
+// be most of what a scheduler allocates.
+type scratch struct {
+	statuses []*Status
+	visited  []bool
+	feasible []*NodeInfo
+	raw      []int64
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
+// getScratch returns a scratch with room for n nodes, statuses and
+// visited zeroed.
+func getScratch(n int) *scratch {
+	s := scratchPool.Get().(*scratch)
+	if cap(s.statuses) < n {
+		s.statuses = make([]*Status, n)
+		s.visited = make([]bool, n)
+	}
+	return s
+}
+
+// putScratch clears what refers to the decision and pools s.
+func putScratch(s *scratch) {
+	clear(s.statuses[:cap(s.statuses)])
+	clear(s.visited[:cap(s.visited)])
+	clear(s.feasible[:cap(s.feasible)])
+	s.feasible = s.feasible[:0]
+	scratchPool.Put(s)
 }
 
 // minFeasibleNodesToFind is the least number of feasible nodes a decision
@@ -136,35 +170,53 @@ func (f *Framework) filter(pi *PodInfo, n *NodeInfo) *Status {
 }
 
 // score runs every score plugin on every feasible node, normalizes and
-// weights them.
-func (f *Framework) score(pi *PodInfo, nodes []*NodeInfo) []NodeScore {
+// weights them. It returns the index of the best node (the first of the
+// highest totals) and, unless f.OmitScores, every node's scores.
+func (f *Framework) score(pi *PodInfo, nodes []*NodeInfo, scr *scratch) (int, []NodeScore) {
 	f.preScore(pi, nodes)
-	raw := make([][]int64, len(f.Scores))
-	for j := range raw {
-		raw[j] = make([]int64, len(nodes))
+	n, k := len(nodes), len(f.Scores)
+	if cap(scr.raw) < n*k {
+		scr.raw = make([]int64, n*k)
 	}
-	f.parallelize(len(nodes), func(i int) bool {
+	// raw holds each plugin's scores for all nodes, one plugin after the
+	// other, as Normalize takes them.
+	raw := scr.raw[:n*k]
+	f.parallelize(n, func(i int) bool {
 		for j, ws := range f.Scores {
-			raw[j][i] = ws.Plugin.Score(pi, nodes[i])
+			raw[j*n+i] = ws.Plugin.Score(pi, nodes[i])
 		}
 		return true
 	})
 	for j, ws := range f.Scores {
-		if n, ok := ws.Plugin.(ScoreNormalizer); ok {
-			n.Normalize(raw[j])
+		if nz, ok := ws.Plugin.(ScoreNormalizer); ok {
+			nz.Normalize(raw[j*n : (j+1)*n])
 		}
 	}
-	out := make([]NodeScore, len(nodes))
-	flat := make([]int64, len(nodes)*len(f.Scores))
-	for i, n := range nodes {
-		s := NodeScore{Node: n.Name(), ByPlugin: flat[i*len(f.Scores) : (i+1)*len(f.Scores)]}
+	best, bestTotal := 0, int64(0)
+	var out []NodeScore
+	var flat []int64
+	if !f.OmitScores {
+		out = make([]NodeScore, n)
+		flat = make([]int64, n*k)
+	}
+	for i, node := range nodes {
+		var total int64
 		for j, ws := range f.Scores {
-			s.ByPlugin[j] = raw[j][i]
-			s.Total += raw[j][i] * ws.Weight
+			total += raw[j*n+i] * ws.Weight
+		}
+		if i == 0 || total > bestTotal {
+			best, bestTotal = i, total
+		}
+		if out == nil {
+			continue
+		}
+		s := NodeScore{Node: node.Name(), Total: total, ByPlugin: flat[i*k : (i+1)*k]}
+		for j := range f.Scores {
+			s.ByPlugin[j] = raw[j*n+i]
 		}
 		out[i] = s
 	}
-	return out
+	return best, out
 }
 
 // chunk is how many nodes a worker claims at a time: big enough that the

@@ -66,6 +66,48 @@ func TestScheduleFromRotatesAndStopsEarly(t *testing.T) {
 	}
 }
 
+// byNumber scores a node by its number, so the highest-numbered wins.
+type byNumber struct{}
+
+func (byNumber) Name() string { return "byNumber" }
+func (byNumber) Score(_ *framework.PodInfo, n *framework.NodeInfo) int64 {
+	var i int64
+	fmt.Sscanf(n.Name(), "n%d", &i)
+	return i % 100
+}
+
+// Decisions reuse their working memory, and may leave out the score
+// breakdown: neither changes a choice.
+func TestScheduleReusesScratchAndOmitsScores(t *testing.T) {
+	big, small := nodes(600), nodes(150)
+	f := &framework.Framework{Filters: []framework.FilterPlugin{failsOdd{}},
+		Scores: []framework.WeightedScore{{Plugin: byNumber{}, Weight: 2}}, Parallelism: 1}
+	omit := *f
+	omit.OmitScores = true
+	pi := framework.NewPodInfo(&corev1.Pod{})
+	for round := 0; round < 3; round++ {
+		for _, snap := range []*framework.Snapshot{big, small, big} {
+			want, wd, wantNext := f.ScheduleFrom(pi, snap, round*7)
+			got, gd, next := omit.ScheduleFrom(pi, snap, round*7)
+			if got != want || next != wantNext || len(gd.Failed) != len(wd.Failed) {
+				t.Fatalf("round %d, %d nodes: %s/%d/%d failed, want %s/%d/%d", round, len(snap.Nodes), got, next, len(gd.Failed), want, wantNext, len(wd.Failed))
+			}
+			if len(gd.Scores) != 0 || len(wd.Scores) == 0 {
+				t.Fatalf("scores: omitted %d, kept %d", len(gd.Scores), len(wd.Scores))
+			}
+			var best framework.NodeScore
+			for _, s := range wd.Scores {
+				if s.Total > best.Total {
+					best = s
+				}
+			}
+			if best.Node != want || best.Total != 2*best.ByPlugin[0] {
+				t.Fatalf("chose %s, best by the scores is %+v", want, best)
+			}
+		}
+	}
+}
+
 func TestPodRequests(t *testing.T) {
 	q := resource.MustParse
 	always := corev1.ContainerRestartPolicyAlways

@@ -15,9 +15,8 @@ const ReasonNodeAffinity = "node(s) didn't match Pod's node affinity/selector"
 func (NodeAffinity) Name() string { return "NodeAffinity" }
 
 func (NodeAffinity) Filter(pod *framework.PodInfo, node *framework.NodeInfo) *framework.Status {
-	labels := node.Node.Labels
 	for k, v := range pod.Pod.Spec.NodeSelector {
-		if have, ok := labels[k]; !ok || have != v {
+		if have, ok := node.Node.Labels[k]; !ok || have != v {
 			return framework.Unschedulable("NodeAffinity", ReasonNodeAffinity)
 		}
 	}

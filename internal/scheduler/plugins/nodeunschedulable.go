@@ -16,7 +16,7 @@ const ReasonUnschedulable = "node(s) were unschedulable"
 func (NodeUnschedulable) Name() string { return "NodeUnschedulable" }
 
 func (NodeUnschedulable) Filter(pod *framework.PodInfo, node *framework.NodeInfo) *framework.Status {
-	if !node.Node.Spec.Unschedulable {
+	if !node.Unschedulable {
 		return nil
 	}
 	taint := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}

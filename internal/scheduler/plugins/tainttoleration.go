@@ -17,7 +17,7 @@ func (TaintToleration) Name() string { return "TaintToleration" }
 
 // Filter reports the node's first untolerated hard taint.
 func (TaintToleration) Filter(pod *framework.PodInfo, node *framework.NodeInfo) *framework.Status {
-	taints := node.Node.Spec.Taints
+	taints := node.Taints
 	for i := range taints {
 		t := &taints[i]
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
@@ -35,8 +35,8 @@ func (TaintToleration) Filter(pod *framework.PodInfo, node *framework.NodeInfo) 
 // without an effect or with PreferNoSchedule count against them.
 func (TaintToleration) Score(pod *framework.PodInfo, node *framework.NodeInfo) int64 {
 	var n int64
-	for i := range node.Node.Spec.Taints {
-		t := &node.Node.Spec.Taints[i]
+	for i := range node.Taints {
+		t := &node.Taints[i]
 		if t.Effect != corev1.TaintEffectPreferNoSchedule {
 			continue
 		}
