@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", envOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
+	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	pods := flag.Int("pods", 10000, "pods for the large LIST")
 	ops := flag.Int("ops", 500, "operations per latency measurement")
@@ -36,13 +36,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func run(bin, out string, nPods, ops, starts int) error {

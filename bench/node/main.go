@@ -29,7 +29,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", envOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
+	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	steady := flag.Int("pods", 100, "pods created at -rate per second")
 	rate := flag.Int("rate", 5, "creation rate of the steady phase")
@@ -44,13 +44,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 type proc struct{ cmd *exec.Cmd }

@@ -50,7 +50,7 @@ type result struct {
 }
 
 func main() {
-	bin := flag.String("bin", envOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
+	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", false, "a quick run (CI regression guard): small counts")
 	flag.Parse()
@@ -81,13 +81,6 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("results:", path)
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func run(bin string, sc scenario) (result, error) {

@@ -219,3 +219,11 @@ func Measure(n, conc int, call func(i int) error) Summary {
 	}
 	return Summarize(lat, time.Since(start))
 }
+
+// EnvOr is the environment variable k, or def when it is unset or empty.
+func EnvOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
