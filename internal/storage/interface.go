@@ -105,7 +105,10 @@ type Interface interface {
 	Create(ctx context.Context, key string, obj, out runtime.Object) error
 	// Get decodes the object at key into out (ErrNotFound if absent).
 	Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error
-	// List fills listObj (a *XList) with the objects under key.
+	// List fills listObj (a *XList) with the objects under key. Lists a
+	// store's watch cache serves (list_cache.go) fill the items with
+	// shallow copies of the cache's objects: callers may set an item's
+	// own fields but must not modify the maps and slices it shares.
 	List(ctx context.Context, key string, opts ListOptions, listObj runtime.Object) error
 	// GuaranteedUpdate reads key, checks preconditions, calls tryUpdate with
 	// a copy of the current object, and writes the result if the revision is

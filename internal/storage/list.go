@@ -75,6 +75,9 @@ type listPage struct {
 // snapshot; with a Predicate it reads further pages from etcd, growing in
 // size, until Limit objects match or the keys run out.
 func (s *store) List(ctx context.Context, key string, opts ListOptions, listObj runtime.Object) error {
+	if served, err := s.listFromCache(ctx, key, opts, listObj); served || err != nil {
+		return err
+	}
 	read, err := planList(key, opts)
 	if err != nil {
 		return err

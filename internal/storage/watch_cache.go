@@ -32,6 +32,12 @@ import (
 // A watcher whose channel stays full while others wait is closed (see
 // dispatch); its client resumes from the last revision it got, which the
 // buffer then serves.
+//
+// Before it follows etcd, the shared watch lists the prefix at its
+// starting revision into the state (watch_cache_state.go), which its
+// events then keep current, and lists and watches' initial states are
+// served from that (list_cache.go). After a compaction cost it events it
+// lists the state again.
 
 // DefaultWatchCacheSize is how many events the shared watch of a store
 // keeps for watchers that resume from a recent revision.
@@ -66,6 +72,17 @@ type watchCache struct {
 	dispatched atomic.Int64
 
 	budget timeBudget // dispatch's patience with full channels
+
+	// The state (watch_cache_state.go): ready once listed, and then at
+	// headRev. changed is closed and replaced whenever headRev or ready
+	// changes. snapshots are kept for paged lists' continue tokens.
+	state     cacheState
+	ready     bool
+	changed   chan struct{}
+	snapshots map[int64]*cacheSnapshot
+
+	progressMu   sync.Mutex
+	lastProgress time.Time
 }
 
 func newWatchCache(s *store, cfg StoreConfig) *watchCache {
@@ -85,6 +102,9 @@ func newWatchCache(s *store, cfg StoreConfig) *watchCache {
 		subs:   &fanout{},
 		index:  cfg.WatchIndex,
 		budget: newTimeBudget(),
+
+		changed:   make(chan struct{}),
+		snapshots: map[int64]*cacheSnapshot{},
 	}
 }
 
@@ -126,12 +146,7 @@ func (c *watchCache) subscribe(f watchFilter, indexValue *string, done <-chan st
 	if c.s.client.Ctx().Err() != nil {
 		return nil, nil // closed: run has ended, and etcd reports why
 	}
-	if !c.started {
-		c.started = true
-		c.startRev, c.headRev = f.after, f.after
-		c.dispatched.Store(f.after)
-		go c.run()
-	}
+	c.startLocked(f.after)
 	if f.after < c.startRev {
 		return nil, nil
 	}
@@ -141,6 +156,18 @@ func (c *watchCache) subscribe(f watchFilter, indexValue *string, done <-chan st
 	}
 	c.subs = c.subs.with(sub)
 	return sub, c.ring.after(f.after)
+}
+
+// startLocked starts the shared watch at rev unless it runs already. It
+// first lists the state at rev, then follows etcd from there.
+func (c *watchCache) startLocked(rev int64) {
+	if c.started || c.s.client.Ctx().Err() != nil {
+		return
+	}
+	c.started = true
+	c.startRev, c.headRev = rev, rev
+	c.dispatched.Store(rev)
+	go c.run()
 }
 
 // unsubscribe removes sub; it may have been dropped already.
@@ -163,7 +190,10 @@ func (c *watchCache) run() {
 	delay := 100 * time.Millisecond
 	for {
 		began := time.Now()
-		err := c.follow(ctx)
+		err := c.initIfNeeded(ctx)
+		if err == nil {
+			err = c.follow(ctx)
+		}
 		if ctx.Err() != nil {
 			c.dropAll(0)
 			return
@@ -184,6 +214,20 @@ func (c *watchCache) run() {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// initIfNeeded lists the state unless it is ready.
+func (c *watchCache) initIfNeeded(ctx context.Context) error {
+	c.mu.Lock()
+	ready := c.ready
+	c.mu.Unlock()
+	if ready {
+		return nil
+	}
+	if err := c.initState(ctx); err != nil {
+		return fmt.Errorf("listing the watch cache's state: %w", err)
+	}
+	return nil
 }
 
 // follow runs one etcd watch from the revision after the newest seen,
@@ -224,6 +268,7 @@ func (c *watchCache) follow(ctx context.Context) error {
 			c.s.progress.request(wctx, c.s.log)
 			c.mu.Lock()
 			c.expireLocked(time.Now())
+			c.expireSnapshotsLocked(time.Now())
 			c.mu.Unlock()
 		}
 	}
@@ -232,7 +277,10 @@ func (c *watchCache) follow(ctx context.Context) error {
 // progress records that etcd has sent every event up to rev.
 func (c *watchCache) progress(rev int64) {
 	c.mu.Lock()
-	c.headRev = max(c.headRev, rev)
+	if rev > c.headRev {
+		c.headRev = rev
+		c.notifyLocked()
+	}
 	c.mu.Unlock()
 	if rev > c.dispatched.Load() {
 		c.dispatched.Store(rev)
@@ -248,6 +296,7 @@ func (c *watchCache) restartAt(compacted int64) {
 	c.ring.clear()
 	clear(c.latest)
 	c.startRev, c.headRev = compacted-1, compacted-1
+	c.invalidateLocked()
 	c.mu.Unlock()
 	c.dispatched.Store(max(c.dispatched.Load(), compacted-1))
 	c.dropAll(compacted)

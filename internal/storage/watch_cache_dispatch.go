@@ -21,6 +21,7 @@ func (c *watchCache) append(events []*clientv3.Event) ([]*cachedEvent, *fanout) 
 		if l := c.latest[e.key]; l != nil && e.prevData != nil && l.rev == e.prevRev && l.cur != nil {
 			e.prevSrc, e.prevData = l.cur, nil
 		}
+		c.applyLocked(e)
 		if e.deleted {
 			delete(c.latest, e.key)
 		} else {
@@ -31,6 +32,7 @@ func (c *watchCache) append(events []*clientv3.Event) ([]*cachedEvent, *fanout) 
 		}
 		c.headRev = e.rev
 	}
+	c.notifyLocked()
 	c.expireLocked(now)
 	return batch, c.subs
 }

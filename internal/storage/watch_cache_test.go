@@ -297,7 +297,7 @@ func TestSharedWatchReplay(t *testing.T) {
 func TestSharedWatchOlderThanBuffer(t *testing.T) {
 	s := newSharedStore(t, 10)
 	rv0 := s.revision(t)
-	s.watch(t, rv0, nil) // starts the shared watch
+	first := s.watch(t, rv0, nil) // starts the shared watch
 	var rvs []string
 	var names []string
 	for i := range 30 {
@@ -305,7 +305,8 @@ func TestSharedWatchOlderThanBuffer(t *testing.T) {
 		rvs = append(rvs, s.create(t, name, "n"))
 		names = append(names, name)
 	}
-	// Let the shared watch see them all.
+	// Let the shared watch see them all: its first watcher has.
+	expectNames(t, first, watch.Added, names...)
 	w := s.watch(t, rv0, nil)
 	expectNames(t, w, watch.Added, names...)
 	if got := s.watches.n.Load(); got != 2 {

@@ -1,0 +1,184 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Lists are served from the watch cache's state (watch_cache_state.go)
+// when Kubernetes' own API server would serve them from its watch cache:
+//
+//   - "0": any recent state, at once, from whatever the cache has;
+//   - N (NotOlderThan): once the cache reaches N, which it waits for
+//     briefly and then fails with ErrTooLargeResourceVersion (504);
+//   - "" (a consistent read): etcd's current revision is read (a cheap
+//     count-only read) and the cache waited for, asking etcd for progress
+//     notifications meanwhile, as upstream's ConsistentListFromCache; if it
+//     does not get there in time the list reads etcd instead;
+//   - a continue token or Exact N: from the state if it is at exactly that
+//     revision, or from a snapshot a paged list kept (upstream's snapshots
+//     of the cache); otherwise from etcd, which reads exactly that revision
+//     or answers 410 once it is compacted. A revision etcd has compacted
+//     is 410 from the cache too, as from etcd.
+//
+// Paged lists from the cache keep their snapshot for the next pages, for
+// watchCacheWindow. Lists of a store without a KeyPrefix, or before the
+// cache has listed its state within the wait, read etcd.
+
+// cacheWait bounds how long a consistent or "0" list waits for the cache
+// before it reads etcd instead.
+const cacheWait = 3 * time.Second
+
+// listFromCache serves the list from the cache when it can; served is
+// false when the caller must read etcd.
+func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions, listObj runtime.Object) (served bool, err error) {
+	c := s.cacheFor(key)
+	if c == nil {
+		return false, nil
+	}
+	read, err := planList(key, opts)
+	if err != nil {
+		return false, nil // etcd's path reports it
+	}
+	if !strings.HasPrefix(read.start, c.prefix) {
+		return false, nil
+	}
+	var snap cacheSnapshot
+	var ok bool
+	switch {
+	case read.rev > 0:
+		// A continue token or Exact: only a state at exactly that revision.
+		if snap, ok = c.snapshotAt(read.rev); !ok {
+			return false, nil
+		}
+		if !s.retainedAt(ctx, read.rev) {
+			return false, nil // etcd answers 410
+		}
+	case read.serializable:
+		s.startCache(ctx, c)
+		if snap, ok, err = c.waitReady(ctx, 0, cacheWait, false); err != nil || !ok {
+			return false, err
+		}
+	case read.minRev > 0:
+		s.startCache(ctx, c)
+		if snap, ok, err = c.waitReady(ctx, read.minRev, s.revisionWait, true); err != nil {
+			return false, err
+		}
+		if !ok {
+			// The cache is not there yet; etcd may be (the cache waits on
+			// progress notifications, which a busy stream delays).
+			cur, err := s.CurrentRevision(ctx)
+			if err != nil || cur >= read.minRev || !c.isReady() {
+				return false, err
+			}
+			return true, tooLargeError(read.minRev, cur)
+		}
+	default:
+		rev, err := s.CurrentRevision(ctx)
+		if err != nil {
+			return false, err
+		}
+		c.ensureStarted(rev)
+		if snap, ok, err = c.waitReady(ctx, rev, cacheWait, true); err != nil || !ok {
+			return false, err
+		}
+	}
+	page, err := readSnapshot(snap, read, opts.Limit, opts.Predicate)
+	if err != nil {
+		return true, err
+	}
+	if page.next != "" {
+		c.mu.Lock()
+		c.retainLocked(snap)
+		c.mu.Unlock()
+	}
+	return true, s.fillList(listObj, read, page, opts.Predicate == nil)
+}
+
+// startCache starts the cache at etcd's current revision if it has not
+// started; errors leave it to the etcd path.
+func (s *store) startCache(ctx context.Context, c *watchCache) {
+	if c.isStarted() {
+		return
+	}
+	if rev, err := s.CurrentRevision(ctx); err == nil {
+		c.ensureStarted(rev)
+	}
+}
+
+// retainedAt reports whether etcd can still read at rev (not compacted).
+// Errors count as no, so the etcd path reports them.
+func (s *store) retainedAt(ctx context.Context, rev int64) bool {
+	_, err := s.client.Get(ctx, revisionKey, clientv3.WithRev(rev), clientv3.WithCountOnly(), clientv3.WithSerializable())
+	return err == nil
+}
+
+// readSnapshot is readList over a snapshot: the matching entries in
+// [read.start, read.end), at most limit of them, and where the next page
+// starts. With a limit, the page ends at the limit only if another match
+// follows, so the last page has no continue token.
+func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate) (*listPage, error) {
+	page := &listPage{rev: snap.rev, remaining: -1}
+	i, _ := findKey(snap.items, read.start)
+	for ; i < len(snap.items); i++ {
+		e := snap.items[i]
+		if e.key >= read.end {
+			break
+		}
+		ok, err := matches(pred, e.obj)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.key, err)
+		}
+		if !ok {
+			continue
+		}
+		if limit > 0 && int64(len(page.items)) == limit {
+			page.next = e.key
+			end, _ := findKey(snap.items, read.end)
+			page.remaining = int64(end - i)
+			return page, nil
+		}
+		page.items = append(page.items, e.obj)
+	}
+	return page, nil
+}
+
+// isStarted reports whether the shared watch has been started.
+func (c *watchCache) isStarted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.started
+}
+
+// isReady reports whether the state has been listed.
+func (c *watchCache) isReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready
+}
+
+// initialStateFromCache reads a watch's initial state from the cache at
+// a consistent revision at least minRev, as a consistent list does;
+// served is false when the caller must read etcd.
+func (s *store) initialStateFromCache(ctx context.Context, key string, read listRead, minRev int64, pred Predicate) (*listPage, bool, error) {
+	c := s.cacheFor(key)
+	if c == nil {
+		return nil, false, nil
+	}
+	rev, err := s.CurrentRevision(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	c.ensureStarted(rev)
+	snap, ok, err := c.waitReady(ctx, max(rev, minRev), cacheWait, true)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	page, err := readSnapshot(snap, read, 0, pred)
+	return page, err == nil, err
+}

@@ -1,0 +1,327 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/skiff-sh/skiff/internal/storage"
+	"github.com/skiff-sh/skiff/internal/storage/etcdtest"
+	"github.com/skiff-sh/skiff/internal/storage/storagetest"
+)
+
+// countingKV counts the range reads (not the count-only revision reads)
+// a store sends to etcd.
+type countingKV struct {
+	clientv3.KV
+	ranges atomic.Int64
+}
+
+func (c *countingKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if op := clientv3.OpGet(key, opts...); !op.IsCountOnly() {
+		c.ranges.Add(1)
+	}
+	return c.KV.Get(ctx, key, opts...)
+}
+
+// breakableWatcher relays etcd's watches and can end them all at once
+// (as etcd does when it drops a stream) and hold new ones back.
+type breakableWatcher struct {
+	clientv3.Watcher
+	mu   sync.Mutex
+	brk  chan struct{}
+	gate chan struct{} // closed: new watches start; open: they wait
+}
+
+func newBreakableWatcher(w clientv3.Watcher) *breakableWatcher {
+	gate := make(chan struct{})
+	close(gate)
+	return &breakableWatcher{Watcher: w, brk: make(chan struct{}), gate: gate}
+}
+
+func (b *breakableWatcher) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	b.mu.Lock()
+	brk, gate := b.brk, b.gate
+	b.mu.Unlock()
+	out := make(chan clientv3.WatchResponse)
+	go func() {
+		defer close(out)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return
+		}
+		in := b.Watcher.Watch(ctx, key, opts...)
+		for {
+			select {
+			case r, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- r:
+				case <-brk:
+					return
+				}
+			case <-brk:
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// breakAndHold ends the current watches and holds new ones until release.
+func (b *breakableWatcher) breakAndHold() (release func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.brk)
+	b.brk = make(chan struct{})
+	gate := make(chan struct{})
+	b.gate = gate
+	return func() { close(gate) }
+}
+
+// cachedStore is a store with a watch cache whose etcd range reads are
+// counted and whose etcd watches can be broken.
+type cachedStore struct {
+	*sharedStore
+	kv      *countingKV
+	watcher *breakableWatcher
+}
+
+func newCachedStore(t testing.TB) *cachedStore {
+	client, prefix := etcdtest.Start(t)
+	kv := &countingKV{KV: client.KV}
+	client.KV = kv
+	bw := newBreakableWatcher(client.Watcher)
+	counter := &countingWatcher{Watcher: bw}
+	client.Watcher = counter
+	cfg := storagetest.StoreConfig()
+	cfg.KeyPrefix = prefix + "/pods/"
+	s := &sharedStore{Interface: storage.NewStore(client, cfg), client: client, prefix: prefix + "/pods/", watches: counter}
+	return &cachedStore{sharedStore: s, kv: kv, watcher: bw}
+}
+
+func (s *cachedStore) list(t *testing.T, key string, opts storage.ListOptions) *corev1.PodList {
+	t.Helper()
+	opts.Recursive = opts.Recursive || key != "" && key[len(key)-1] == '/'
+	list := &corev1.PodList{}
+	if err := s.List(context.Background(), key, opts, list); err != nil {
+		t.Fatalf("list %s %+v: %v", key, opts, err)
+	}
+	return list
+}
+
+// fromCache runs fn and fails if it read a range from etcd.
+func (s *cachedStore) fromCache(t *testing.T, what string, fn func()) {
+	t.Helper()
+	before := s.kv.ranges.Load()
+	fn()
+	if n := s.kv.ranges.Load() - before; n != 0 {
+		t.Fatalf("%s: %d range reads from etcd, want it served from the cache", what, n)
+	}
+}
+
+func podNames(l *corev1.PodList) []string {
+	var out []string
+	for _, p := range l.Items {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestCacheListResourceVersionZero(t *testing.T) {
+	s := newCachedStore(t)
+	s.create(t, "a", "n1")
+	s.create(t, "b", "n2")
+	s.list(t, s.prefix, storage.ListOptions{}) // starts the cache
+	var l *corev1.PodList
+	s.fromCache(t, "list rv=0", func() { l = s.list(t, s.prefix, storage.ListOptions{ResourceVersion: "0"}) })
+	if got := podNames(l); !slices.Equal(got, []string{"a", "b"}) || l.ResourceVersion == "" {
+		t.Fatalf("rv=0 list: %v at %q", got, l.ResourceVersion)
+	}
+	for _, p := range l.Items {
+		if p.ResourceVersion == "" {
+			t.Fatalf("item %s without resourceVersion", p.Name)
+		}
+	}
+}
+
+// TestCacheConsistentListReadsYourWrites: a list with rv="" right after a
+// write sees it, and is still served from memory.
+func TestCacheConsistentListReadsYourWrites(t *testing.T) {
+	s := newCachedStore(t)
+	s.list(t, s.prefix, storage.ListOptions{})
+	var want []string
+	for i := range 30 {
+		name := fmt.Sprintf("p%02d", i)
+		rv, _ := strconv.ParseInt(s.create(t, name, "n"), 10, 64)
+		want = append(want, name)
+		var l *corev1.PodList
+		s.fromCache(t, "consistent list", func() { l = s.list(t, s.prefix, storage.ListOptions{}) })
+		if got := podNames(l); !slices.Equal(got, want) {
+			t.Fatalf("list after creating %s: %v", name, got)
+		}
+		if lrv, _ := strconv.ParseInt(l.ResourceVersion, 10, 64); lrv < rv {
+			t.Fatalf("list at %d, before the write at %d", lrv, rv)
+		}
+	}
+	// An idle prefix: a write elsewhere moves etcd's revision on; the
+	// cache learns of it from a progress notification.
+	if _, err := s.client.Put(context.Background(), "/elsewhere", "x"); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := strconv.ParseInt(s.revision(t), 10, 64)
+	var l *corev1.PodList
+	s.fromCache(t, "consistent list of an idle prefix", func() { l = s.list(t, s.prefix, storage.ListOptions{}) })
+	if lrv, _ := strconv.ParseInt(l.ResourceVersion, 10, 64); lrv < cur {
+		t.Fatalf("list at %d, etcd at %d", lrv, cur)
+	}
+}
+
+func TestCacheListSelectorsAndDeletes(t *testing.T) {
+	s := newCachedStore(t)
+	for i := range 6 {
+		s.create(t, fmt.Sprintf("p%d", i), fmt.Sprintf("n%d", i%2))
+	}
+	s.relabel(t, "p1", "app", "web")
+	s.relabel(t, "p4", "app", "web")
+	s.list(t, s.prefix, storage.ListOptions{})
+	web := labels.SelectorFromSet(labels.Set{"app": "web"})
+	byLabel := func(obj runtime.Object) (bool, error) { return web.Matches(labels.Set(obj.(*corev1.Pod).Labels)), nil }
+	s.fromCache(t, "selectors", func() {
+		if got := podNames(s.list(t, s.prefix, storage.ListOptions{Predicate: byLabel})); !slices.Equal(got, []string{"p1", "p4"}) {
+			t.Fatalf("label selector: %v", got)
+		}
+		if got := podNames(s.list(t, s.prefix, storage.ListOptions{Predicate: onNode("n0")})); !slices.Equal(got, []string{"p0", "p2", "p4"}) {
+			t.Fatalf("field selector: %v", got)
+		}
+		if got := podNames(s.list(t, s.prefix+"ns/", storage.ListOptions{Predicate: onNode("n1")})); !slices.Equal(got, []string{"p1", "p3", "p5"}) {
+			t.Fatalf("namespace and field selector: %v", got)
+		}
+		if got := podNames(s.list(t, s.prefix+"other/", storage.ListOptions{})); len(got) != 0 {
+			t.Fatalf("other namespace: %v", got)
+		}
+		if got := podNames(s.list(t, s.key("p3"), storage.ListOptions{})); !slices.Equal(got, []string{"p3"}) {
+			t.Fatalf("single key: %v", got)
+		}
+	})
+	for _, name := range []string{"p1", "p2"} {
+		if err := s.Delete(context.Background(), s.key(name), &corev1.Pod{}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.fromCache(t, "after deletes", func() {
+		if got := podNames(s.list(t, s.prefix, storage.ListOptions{})); !slices.Equal(got, []string{"p0", "p3", "p4", "p5"}) {
+			t.Fatalf("after deletes: %v", got)
+		}
+		if got := podNames(s.list(t, s.key("p2"), storage.ListOptions{})); len(got) != 0 {
+			t.Fatalf("deleted single key: %v", got)
+		}
+	})
+}
+
+// TestCacheListPaging: pages come from one snapshot of the cache while
+// writes go on, with continue tokens and remaining counts as from etcd.
+func TestCacheListPaging(t *testing.T) {
+	s := newCachedStore(t)
+	for i := range 10 {
+		s.create(t, fmt.Sprintf("p%02d", i), "n")
+	}
+	_ = s.list(t, s.prefix, storage.ListOptions{ResourceVersion: "0"}) // starts the cache
+	var got []string
+	var remaining []int64
+	var page *corev1.PodList
+	s.fromCache(t, "first page", func() { page = s.list(t, s.prefix, storage.ListOptions{Limit: 4}) })
+	snapshot := page.ResourceVersion
+	s.create(t, "p10", "n")
+	s.relabel(t, "p09", "changed", "yes")
+	s.fromCache(t, "next pages", func() {
+		for {
+			got = append(got, podNames(page)...)
+			if page.ResourceVersion != snapshot {
+				t.Fatalf("page at %s, want %s", page.ResourceVersion, snapshot)
+			}
+			for _, p := range page.Items {
+				if p.Labels["changed"] != "" {
+					t.Fatalf("page shows %s changed after the snapshot", p.Name)
+				}
+			}
+			if page.Continue == "" {
+				break
+			}
+			remaining = append(remaining, *page.RemainingItemCount)
+			page = s.list(t, s.prefix, storage.ListOptions{Limit: 4, Continue: page.Continue})
+		}
+	})
+	if want := []string{"p00", "p01", "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09"}; !slices.Equal(got, want) {
+		t.Fatalf("pages %v", got)
+	}
+	if !slices.Equal(remaining, []int64{6, 2}) {
+		t.Fatalf("remaining %v", remaining)
+	}
+	// A page with a selective predicate ends with the last match.
+	s.fromCache(t, "paging with a predicate", func() {
+		page := s.list(t, s.prefix, storage.ListOptions{Limit: 2, Predicate: onNode("n"), ResourceVersion: "0"})
+		if page.Continue == "" || page.RemainingItemCount != nil {
+			t.Fatalf("first page continue %q remaining %v", page.Continue, page.RemainingItemCount)
+		}
+	})
+}
+
+// TestCacheReinitAfterCompaction: when the shared watch resumes at a
+// compacted revision it lists the state again, so the cache neither
+// keeps deleted pods nor misses new ones.
+func TestCacheReinitAfterCompaction(t *testing.T) {
+	s := newCachedStore(t)
+	s.create(t, "a", "n")
+	s.create(t, "b", "n")
+	s.list(t, s.prefix, storage.ListOptions{})
+
+	// A plain watch error: the shared watch resumes where it was.
+	release := s.watcher.breakAndHold()
+	s.create(t, "c", "n")
+	release()
+	s.fromCache(t, "after a watch error", func() {
+		if got := podNames(s.list(t, s.prefix, storage.ListOptions{})); !slices.Equal(got, []string{"a", "b", "c"}) {
+			t.Fatalf("after a watch error: %v", got)
+		}
+	})
+
+	// The history it needs is compacted while it is away.
+	release = s.watcher.breakAndHold()
+	if err := s.Delete(context.Background(), s.key("a"), &corev1.Pod{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.create(t, "d", "n")
+	cur, _ := strconv.ParseInt(s.revision(t), 10, 64)
+	if err := storage.Compact(context.Background(), s.client, cur); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the shared watch is waiting to resume
+	before := s.kv.ranges.Load()
+	release()
+	if got := podNames(s.list(t, s.prefix, storage.ListOptions{})); !slices.Equal(got, []string{"b", "c", "d"}) {
+		t.Fatalf("after compaction: %v", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.kv.ranges.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the re-list
+	}
+	s.fromCache(t, "after re-listing", func() {
+		if got := podNames(s.list(t, s.prefix, storage.ListOptions{})); !slices.Equal(got, []string{"b", "c", "d"}) {
+			t.Fatalf("after compaction: %v", got)
+		}
+	})
+}

@@ -1,0 +1,299 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// The state is the other half of a watch cache: every object under the
+// store's KeyPrefix as of the shared watch's newest revision (headRev),
+// kept in key order so lists come out as etcd returns them. It is filled
+// by one list from etcd at a revision and then kept up to date from the
+// shared watch's events; the objects are the events' own, so a pod in
+// both the buffer and the state is held once.
+//
+// Lists take snapshots: the sorted slice is shared with them and copied
+// by the next change (copy on write), so a snapshot costs nothing until
+// the state changes, and then one copy of n pointers.
+
+// stateEntry is one key's current object. Entries are never modified;
+// a change replaces the entry.
+type stateEntry struct {
+	key string
+	obj runtime.Object // decoded, resourceVersion set to rev; shared
+	rev int64          // the key's mod revision
+}
+
+// cacheState is the sorted set of entries.
+type cacheState struct {
+	items  []*stateEntry // sorted by key
+	shared bool          // items is held by a snapshot: copy before changing
+}
+
+// find returns the index of key in items, or where it would go.
+func findKey(items []*stateEntry, key string) (int, bool) {
+	return slices.BinarySearchFunc(items, key, func(e *stateEntry, k string) int { return strings.Compare(e.key, k) })
+}
+
+// own makes items safe to modify.
+func (s *cacheState) own() {
+	if s.shared {
+		s.items = slices.Clone(s.items)
+		s.shared = false
+	}
+}
+
+// get returns key's entry, nil if absent.
+func (s *cacheState) get(key string) *stateEntry {
+	if i, ok := findKey(s.items, key); ok {
+		return s.items[i]
+	}
+	return nil
+}
+
+// put sets key's entry.
+func (s *cacheState) put(e *stateEntry) {
+	i, ok := findKey(s.items, e.key)
+	s.own()
+	if ok {
+		s.items[i] = e
+		return
+	}
+	s.items = slices.Insert(s.items, i, e)
+}
+
+// remove deletes key's entry if present.
+func (s *cacheState) remove(key string) {
+	i, ok := findKey(s.items, key)
+	if !ok {
+		return
+	}
+	s.own()
+	s.items = slices.Delete(s.items, i, i+1)
+}
+
+// snapshot returns the entries; nobody may modify the slice.
+func (s *cacheState) snapshot() []*stateEntry {
+	s.shared = true
+	return s.items
+}
+
+// applyLocked brings the state up to date with e, if the state is ready,
+// and points e's previous state at the state's object when that is it.
+func (c *watchCache) applyLocked(e *cachedEvent) {
+	if !c.ready {
+		return
+	}
+	if old := c.state.get(e.key); old != nil && e.prevSrc == nil && e.prevData != nil && old.rev == e.prevRev {
+		e.prevSrc, e.prevData = old.obj, nil
+	}
+	switch {
+	case e.deleted:
+		c.state.remove(e.key)
+	case e.err != nil:
+		// An undecodable value cannot be served from memory: drop the
+		// key (etcd lists report the error) and say so.
+		c.state.remove(e.key)
+		c.s.log.Warn("watch cache: dropping an undecodable object", "key", e.key, "err", e.err)
+	default:
+		c.state.put(&stateEntry{key: e.key, obj: e.cur, rev: e.rev})
+	}
+}
+
+// initState fills the state from one list of the prefix at the revision
+// the shared watch will continue from (its headRev), or, if etcd has
+// compacted that, at the latest revision; the buffer then starts there
+// and every watcher is dropped (they resume, and etcd serves or refuses
+// the revisions in between). Only the run goroutine calls it.
+func (c *watchCache) initState(ctx context.Context) error {
+	c.mu.Lock()
+	rev := c.headRev
+	c.mu.Unlock()
+	items, listRev, err := c.listAll(ctx, rev)
+	if errors.Is(err, ErrExpired) || errors.Is(err, ErrTooLargeResourceVersion) {
+		items, listRev, err = c.listAll(ctx, 0)
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	jumped := listRev != c.headRev
+	if jumped {
+		c.ring.clear()
+		clear(c.latest)
+		c.startRev, c.headRev = listRev, listRev
+	}
+	c.state = cacheState{items: items}
+	c.ready = true
+	c.notifyLocked()
+	c.mu.Unlock()
+	if listRev > c.dispatched.Load() {
+		c.dispatched.Store(listRev)
+	}
+	if jumped {
+		c.dropAll(0)
+	}
+	return nil
+}
+
+// listAll reads every object under the prefix at rev (0: the latest).
+func (c *watchCache) listAll(ctx context.Context, rev int64) ([]*stateEntry, int64, error) {
+	opts := []clientv3.OpOption{clientv3.WithRange(clientv3.GetPrefixRangeEnd(c.prefix))}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := c.s.client.Get(ctx, c.prefix, opts...)
+	if err != nil {
+		return nil, 0, translateError(err, rev)
+	}
+	items := make([]*stateEntry, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		obj, err := c.s.decodeNew(kv.Value, kv.ModRevision)
+		if err != nil {
+			c.s.log.Warn("watch cache: skipping an undecodable object", "key", string(kv.Key), "err", err)
+			continue
+		}
+		items = append(items, &stateEntry{key: string(kv.Key), obj: obj, rev: kv.ModRevision})
+	}
+	if rev == 0 {
+		rev = resp.Header.Revision
+	}
+	return items, rev, nil
+}
+
+// invalidateLocked marks the state stale: after a compaction the shared
+// watch has missed events, so the state is listed again.
+func (c *watchCache) invalidateLocked() {
+	c.ready = false
+	c.state = cacheState{}
+	clear(c.snapshots)
+	c.notifyLocked()
+}
+
+// notifyLocked wakes everybody waiting for the cache to change.
+func (c *watchCache) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// cacheSnapshot is the state at one revision.
+type cacheSnapshot struct {
+	items []*stateEntry
+	rev   int64
+	taken time.Time
+}
+
+// Paged lists keep the snapshot their continue tokens name for the next
+// pages, as long as watchCacheWindow and up to maxSnapshots of them.
+const maxSnapshots = 16
+
+// retainLocked keeps snap for the continue tokens of a paged list.
+func (c *watchCache) retainLocked(snap cacheSnapshot) {
+	if _, ok := c.snapshots[snap.rev]; ok {
+		return
+	}
+	c.expireSnapshotsLocked(snap.taken)
+	if len(c.snapshots) >= maxSnapshots {
+		oldest := int64(-1)
+		for rev := range c.snapshots {
+			if oldest < 0 || rev < oldest {
+				oldest = rev
+			}
+		}
+		delete(c.snapshots, oldest)
+	}
+	c.snapshots[snap.rev] = &snap
+}
+
+// expireSnapshotsLocked forgets snapshots older than the window.
+func (c *watchCache) expireSnapshotsLocked(now time.Time) {
+	for rev, snap := range c.snapshots {
+		if now.Sub(snap.taken) > c.window {
+			delete(c.snapshots, rev)
+		}
+	}
+}
+
+// waitReady waits until the state is ready and at least at rev, for at
+// most wait. While it waits it asks etcd for progress notifications if
+// progress is set, so a quiet prefix's revision catches up. It returns
+// the state's snapshot, or ok false when the wait ran out.
+func (c *watchCache) waitReady(ctx context.Context, rev int64, wait time.Duration, progress bool) (cacheSnapshot, bool, error) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	var tick <-chan time.Time
+	for {
+		c.mu.Lock()
+		if c.ready && c.headRev >= rev {
+			snap := cacheSnapshot{items: c.state.snapshot(), rev: c.headRev, taken: time.Now()}
+			c.mu.Unlock()
+			return snap, true, nil
+		}
+		changed, ready := c.changed, c.ready
+		c.mu.Unlock()
+		if progress && ready && tick == nil {
+			ticker := time.NewTicker(progressRequestGap)
+			defer ticker.Stop()
+			tick = ticker.C
+			c.requestProgress()
+		}
+		select {
+		case <-changed:
+		case <-tick:
+			c.requestProgress()
+		case <-timer.C:
+			return cacheSnapshot{}, false, nil
+		case <-ctx.Done():
+			return cacheSnapshot{}, false, ctx.Err()
+		}
+	}
+}
+
+// progressRequestGap spaces the progress requests of reads that wait
+// for the cache.
+const progressRequestGap = 50 * time.Millisecond
+
+// requestProgress asks etcd for a progress notification on the shared
+// watch's stream (the one its context's metadata selects), so headRev
+// reaches etcd's revision even when nothing under the prefix changes.
+func (c *watchCache) requestProgress() {
+	ctx := clientv3.WithRequireLeader(c.s.client.Ctx())
+	c.progressMu.Lock()
+	if time.Since(c.lastProgress) < progressRequestGap/2 {
+		c.progressMu.Unlock()
+		return
+	}
+	c.lastProgress = time.Now()
+	c.progressMu.Unlock()
+	if err := c.s.client.RequestProgress(ctx); err != nil && ctx.Err() == nil {
+		c.s.log.Debug("watch cache: requesting progress", "err", err)
+	}
+}
+
+// snapshotAt returns the retained snapshot at exactly rev, or the state
+// if it is at rev.
+func (c *watchCache) snapshotAt(rev int64) (cacheSnapshot, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready && c.headRev == rev {
+		return cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now()}, true
+	}
+	if snap, ok := c.snapshots[rev]; ok && time.Since(snap.taken) <= c.window {
+		return *snap, true
+	}
+	return cacheSnapshot{}, false
+}
+
+// ensureStarted starts the shared watch, and with it the state, at rev
+// if nothing has started it yet.
+func (c *watchCache) ensureStarted(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startLocked(rev)
+}
