@@ -22,8 +22,8 @@ import (
 
 // serveNodeProxied answers the subresources a node's kubelet serves:
 // pods/log, pods/exec, pods/attach, pods/portforward and nodes/proxy.
-// pods/proxy and services/proxy (which go to pods, not kubelets) are not
-// served yet.
+// pods/proxy and services/proxy go to pods, not kubelets
+// (proxysubresource.go).
 func (s *Server) serveNodeProxied(ctx context.Context, w http.ResponseWriter, r *http.Request, ep *endpoint, ns string, ri requestInfo) {
 	name := ri.Name
 	if ep.res.Resource == "nodes" {
@@ -69,12 +69,7 @@ func (s *Server) serveNodeProxy(ctx context.Context, w http.ResponseWriter, r *h
 		base.Host = net.JoinHostPort(base.Hostname(), port)
 	}
 	// The path after .../proxy, escaped as the client sent it.
-	escaped := r.URL.EscapedPath()
-	i := strings.Index(escaped, "/proxy")
-	rest := ""
-	if i >= 0 {
-		rest = escaped[i+len("/proxy"):]
-	}
+	_, rest := splitProxyPath(r, ri)
 	if rest == "" {
 		rest = "/"
 	}
@@ -93,7 +88,7 @@ func (s *Server) serveNodeProxy(ctx context.Context, w http.ResponseWriter, r *h
 // errorsFor set, a kubelet's error answer becomes a Status for that
 // resource, as clients of the API expect (streaming clients decode the
 // body of a refused upgrade as one); nodes/proxy passes answers as they
-// are.
+// are but for links beneath its prefix (proxyrewrite.go).
 func (s *Server) proxyToKubelet(w http.ResponseWriter, r *http.Request, target *url.URL, errorsFor *kubeletErrorTarget) {
 	var modify func(*http.Response) error
 	if errorsFor != nil {
@@ -114,6 +109,13 @@ func (s *Server) proxyToKubelet(w http.ResponseWriter, r *http.Request, target *
 			return nil
 		}
 	}
+	var transport http.RoundTripper = s.kubelet.transport
+	if errorsFor == nil {
+		// nodes/proxy: as pods/proxy, the kubelet's redirects and pages
+		// are rewritten to stay beneath .../proxy.
+		prefix, _ := splitProxyPath(r, parseRequestInfo(r))
+		transport = newRewritingTransport(transport, r, target.Host, prefix)
+	}
 	rp := &httputil.ReverseProxy{
 		ModifyResponse: modify,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -121,14 +123,9 @@ func (s *Server) proxyToKubelet(w http.ResponseWriter, r *http.Request, target *
 			pr.Out.URL = &u
 			pr.Out.Host = target.Host
 			// The client's credentials are for the API server only.
-			pr.Out.Header.Del("Authorization")
-			for k := range pr.Out.Header {
-				if strings.HasPrefix(k, "Impersonate-") {
-					pr.Out.Header.Del(k)
-				}
-			}
+			dropClientCredentials(pr.Out.Header)
 		},
-		Transport:     s.kubelet.transport,
+		Transport:     transport,
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.writeError(w, r, kubeletDialError(err))

@@ -51,6 +51,11 @@ type Config struct {
 	// system:anonymous (tests only); nil Authorizer allows everything.
 	Authenticator auth.Authenticator
 	Authorizer    auth.Authorizer
+	// ServiceAccountTokens, if set, issues tokens through
+	// serviceaccounts/token, and its tokens authenticate (checked against
+	// this server's storage) after Authenticator's credentials. Nil
+	// answers serviceaccounts/token with 503.
+	ServiceAccountTokens *auth.ServiceAccountTokens
 	// MaxRequestBodyBytes caps request bodies (default 3 MiB) with 413.
 	MaxRequestBodyBytes int64
 	// CompactionInterval: how often etcd history is compacted (default 5m;
@@ -173,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.byGV[gv] = append(s.byGV[gv], ep)
 	}
+	s.useServiceAccountTokens()
 	s.namespaceCache = s.cacheObjects(corev1.SchemeGroupVersion.WithResource("namespaces"))
 	s.priorityClassCache = s.cacheObjects(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
 	s.discovery = s.buildDiscovery()

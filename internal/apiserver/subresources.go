@@ -46,6 +46,10 @@ func (s *Server) serveSubresource(ctx context.Context, w http.ResponseWriter, r 
 		s.serveEviction(ctx, w, r, ep, ns, ri.Name)
 	case ri.Subresource == "finalize" && res.Resource == "namespaces" && r.Method == http.MethodPut:
 		s.serveFinalize(ctx, w, r, ep, ri.Name)
+	case ri.Subresource == "proxy" && res.GroupVersion.Group == "" && (res.Resource == "pods" || res.Resource == "services"):
+		s.servePodNetworkProxy(ctx, w, r, ep, ns, ri)
+	case ri.Subresource == "token" && res.GroupVersion.Group == "" && res.Resource == "serviceaccounts":
+		s.serveTokenRequest(ctx, w, r, ep, ns, ri.Name)
 	case hasSubresource(res, ri.Subresource):
 		s.serveNodeProxied(ctx, w, r, ep, ns, ri)
 	default:

@@ -4,6 +4,9 @@
 //   - the cluster CA and the certificates it signs (serving, client),
 //   - kubeconfig files for those credentials,
 //   - the node join token and static bearer tokens,
+//   - service account tokens: the signing key (sa.key), issuing bound
+//     JWTs and authenticating them (the objects they name are looked up
+//     through a getter the API server supplies),
 //   - authentication of requests (client certificates, bearer tokens),
 //   - the authorization seam (Authorizer, Attributes, Decision).
 //

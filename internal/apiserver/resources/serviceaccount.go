@@ -1,6 +1,7 @@
 package resources
 
 import (
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -8,8 +9,8 @@ import (
 	"github.com/skiff-sh/skiff/internal/apiserver/printers"
 )
 
-// ServiceAccounts is core/v1 serviceaccounts. The token subresource
-// (TokenRequest) is not served yet.
+// ServiceAccounts is core/v1 serviceaccounts, with the token subresource
+// (authentication.k8s.io/v1 TokenRequest; the API server serves it).
 func ServiceAccounts() *Resource {
 	return &Resource{
 		GroupVersion: corev1.SchemeGroupVersion,
@@ -18,8 +19,11 @@ func ServiceAccounts() *Resource {
 		Kind:         "ServiceAccount",
 		Namespaced:   true,
 		ShortNames:   []string{"sa"},
-		New:          func() runtime.Object { return &corev1.ServiceAccount{} },
-		NewList:      func() runtime.Object { return &corev1.ServiceAccountList{} },
+		Subresources: []Subresource{
+			{Name: "token", Kind: authenticationv1.SchemeGroupVersion.WithKind("TokenRequest"), Verbs: []string{"create"}},
+		},
+		New:     func() runtime.Object { return &corev1.ServiceAccount{} },
+		NewList: func() runtime.Object { return &corev1.ServiceAccountList{} },
 		PrepareForCreate: func(obj runtime.Object) {
 			trimSecretReferences(obj.(*corev1.ServiceAccount))
 		},
