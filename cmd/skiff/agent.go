@@ -35,7 +35,7 @@ the kubelet and its HTTPS server on --kubelet-port. Needs root.`,
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.Labels = labels
 			if cleanup {
-				return app.CleanupAgent(cmd.Context(), cfg.DataDir, cfg.Logger)
+				return app.CleanupAgent(cmd.Context(), cfg)
 			}
 			return app.RunAgent(cmd.Context(), cfg)
 		},
@@ -45,10 +45,12 @@ the kubelet and its HTTPS server on --kubelet-port. Needs root.`,
 	f.StringVar(&cfg.Token, "token", os.Getenv("SKIFF_TOKEN"), "join token the server printed (or $SKIFF_TOKEN)")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff/agent", "node state: identity, containerd, kubelet, pod logs")
 	f.StringVar(&cfg.NodeName, "node-name", "", "name of the Node (default: the host name)")
-	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the host's first global IPv4 address)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "the node's InternalIP (default: the source address of the default route)")
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "",
 		"use this existing CRI socket (unix://...) instead of starting containerd")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the kubelet's HTTPS server")
+	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/kubepods", "cgroupfs parent of the node's pods (one per node when nodes share a machine)")
+	f.BoolVar(&cfg.DisableProxy, "disable-proxy", false, "run no Service proxy (nftables) on this node")
 	f.StringToStringVar(&labels, "node-labels", nil, "extra labels for the Node (k=v,...)")
 	f.BoolVar(&cleanup, "cleanup", false,
 		"instead of running: remove every pod, mount, cgroup, bridge, nftables table and the data dir a stopped agent left")

@@ -49,6 +49,6 @@ The real kubectl and client-go work against it unchanged:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newAgentCommand(), newHollowNodesCommand(), newImageCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newAgentCommand(), newHollowNodesCommand(), newImageCommand(), newClusterCommand(), newVersionCommand())
 	return root
 }

@@ -35,7 +35,7 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 			}
 			cmd.Printf("skiff server: API at %s\n", srv.URL)
 			cmd.Printf("  kubeconfig: %s\n", srv.KubeconfigPath)
-			cmd.Printf("  node join token: %s\n", srv.JoinToken)
+			cmd.Printf("  join a node: skiff agent --server %s --token %s\n", srv.JoinURL(), srv.JoinToken)
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -65,7 +65,14 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.StringVar(&cfg.Agent.ContainerRuntimeEndpoint, "container-runtime-endpoint", "",
 		"for this machine's node: use this CRI socket instead of starting containerd")
 	f.StringVar(&cfg.Agent.NodeName, "node-name", "", "name of this machine's Node (default: the host name)")
+	f.StringVar(&cfg.Agent.CgroupRoot, "cgroup-root", "/kubepods", "for this machine's node: cgroupfs parent of its pods")
+	f.BoolVar(&cfg.Agent.DisableProxy, "disable-proxy", false, "for this machine's node: run no Service proxy")
 	f.BoolVar(&cfg.DisableRegistry, "disable-registry", false, "run no local image registry")
+	f.StringSliceVar(&cfg.ServiceLBPool, "service-lb-pool", nil,
+		"CIDRs LoadBalancer Services take one address each from (default: a LoadBalancer Service's ingress is its nodes' addresses)")
+	f.BoolVar(&cfg.DisableDNS, "disable-dns", false, "run no cluster DNS (the kube-dns Service at the tenth service IP)")
+	f.IntVar(&cfg.ClusterDNSPort, "cluster-dns-port", app.DefaultClusterDNSPort,
+		"port the cluster DNS listens on at the advertise address (the kube-dns Service maps 53 to it)")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd

@@ -29,6 +29,7 @@ import (
 	kubeletserver "github.com/skiff-sh/skiff/internal/kubelet/server"
 	"github.com/skiff-sh/skiff/internal/kubelet/volume"
 	"github.com/skiff-sh/skiff/internal/network"
+	"github.com/skiff-sh/skiff/internal/proxy"
 )
 
 // AgentConfig configures `skiff agent`: one node.
@@ -49,8 +50,13 @@ type AgentConfig struct {
 	ContainerRuntimeEndpoint string
 	// KubeletPort is where the kubelet server listens (default 10250).
 	KubeletPort int
-	Labels      map[string]string
-	Logger      *slog.Logger
+	// CgroupRoot is the cgroupfs parent of the node's pods (default
+	// /kubepods); nodes sharing one machine need one each.
+	CgroupRoot string
+	// DisableProxy runs no Service proxy on this node.
+	DisableProxy bool
+	Labels       map[string]string
+	Logger       *slog.Logger
 
 	// registryReady, from an in-process server, closes once the built-in
 	// images are in the registry.
@@ -77,13 +83,20 @@ func (c *AgentConfig) validate() error {
 		c.NodeName = strings.ToLower(h)
 	}
 	if c.NodeIP == "" {
-		c.NodeIP = defaultAdvertiseAddress("0.0.0.0")
+		if ip, err := network.DefaultNodeIP(); err == nil {
+			c.NodeIP = ip.String()
+		} else {
+			c.NodeIP = defaultAdvertiseAddress("0.0.0.0")
+		}
 	}
 	if net.ParseIP(c.NodeIP) == nil {
 		return fmt.Errorf("agent: node IP %q is not an IP address", c.NodeIP)
 	}
 	if c.KubeletPort == 0 {
 		c.KubeletPort = kubelet.DefaultPort
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = kubelet.DefaultCgroupRoot
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -124,7 +137,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 				return nil
 			}
 		}
-		rt, err := containerd.Start(ctx, containerd.Config{DataDir: cfg.DataDir, CNIConfDir: cniConfDir,
+		rt, err := containerd.Start(ctx, containerd.Config{DataDir: cfg.DataDir, CNIConfDir: cniConfDir, CgroupParent: cfg.CgroupRoot,
 			SandboxImage: images.PauseImage, RegistryMirror: id.Facts.Registry, Logger: log.With("component", "containerd")})
 		if err != nil {
 			return err
@@ -160,6 +173,7 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		Volumes:       vols,
 		Probes:        proberAdapter{probes},
 		Port:          int32(cfg.KubeletPort),
+		CgroupRoot:    cfg.CgroupRoot,
 		Logger:        log.With("component", "kubelet"),
 	})
 	if err != nil {
@@ -169,13 +183,31 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	if err != nil {
 		return err
 	}
-	return runAll(ctx,
-		kl.Run,
-		vols.Start,
-		srv,
+	run := []func(context.Context) error{kl.Run, vols.Start, srv,
 		func(ctx context.Context) error {
 			return setUpPodNetwork(ctx, client, cfg.NodeName, cniConfDir, filepath.Join(cfg.DataDir, "cni", "ipam"), clusterCIDR, log)
-		})
+		}}
+	// host-gw: a route to every other node's pods via that node.
+	nodeFactory := informers.NewSharedInformerFactory(client, 0)
+	routes, err := network.NewRoutes(nodeFactory.Core().V1().Nodes(), network.RoutesOptions{NodeName: cfg.NodeName,
+		NodeIP: net.ParseIP(cfg.NodeIP), Logger: log})
+	if err != nil {
+		return err
+	}
+	run = append(run, func(ctx context.Context) error {
+		nodeFactory.Start(ctx.Done())
+		defer nodeFactory.Shutdown()
+		return routes.Start(ctx)
+	})
+	if !cfg.DisableProxy {
+		px, err := proxy.New(proxy.Config{Client: client, NodeName: cfg.NodeName, ClusterCIDR: clusterCIDR,
+			Logger: log.With("component", "proxy")})
+		if err != nil {
+			return err
+		}
+		run = append(run, px.Run)
+	}
+	return runAll(ctx, run...)
 }
 
 // setUpPodNetwork waits for the node's podCIDR (node IPAM assigns it once
@@ -280,28 +312,38 @@ func (a proberAdapter) Start(ctx context.Context, host kubelet.ProbeHost) error 
 	return a.Manager.Start(ctx)
 }
 
-// kubeletCgroupRoot is where the kubelet puts pod cgroups (cgroupfs).
-const kubeletCgroupRoot = "/kubepods"
-
-// CleanupAgent removes everything a node left on this machine: every pod
-// (through its containerd, so mounts, network namespaces and IPs are
-// released), leftover shims and pod processes, the pod cgroups, the pod
-// bridge and nftables table, and the node's data dir. The agent must not
-// be running.
-func CleanupAgent(ctx context.Context, dataDir string, log *slog.Logger) error {
+// CleanupAgent removes everything a node left on this machine (its
+// network namespace): every pod (through its containerd, so mounts,
+// network namespaces and IPs are released), leftover shims and pod
+// processes, the pod cgroups under cfg.CgroupRoot, the pod bridge, the
+// nftables tables of the pod network and the Service proxy, and the
+// node's data dir. The agent must not be running.
+func CleanupAgent(ctx context.Context, cfg AgentConfig) error {
+	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	dataDir, err := filepath.Abs(dataDir)
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = kubelet.DefaultCgroupRoot
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	if err := containerd.Cleanup(ctx, containerd.Config{DataDir: dataDir, CgroupParent: kubeletCgroupRoot,
+	if err := containerd.Cleanup(ctx, containerd.Config{DataDir: dataDir, CgroupParent: cfg.CgroupRoot,
 		CNIConfDir: filepath.Join(dataDir, "cni", "net.d"), Logger: log}); err != nil {
 		errs = append(errs, err)
 	}
 	if err := network.Cleanup(""); err != nil {
+		errs = append(errs, err)
+	}
+	if err := network.CleanupRoutes(nil); err != nil {
+		errs = append(errs, err)
+	}
+	if px, err := proxy.New(proxy.Config{Logger: log}); err != nil {
+		errs = append(errs, err)
+	} else if err := px.Cleanup(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(dataDir); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,9 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/rootcacert"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/servicelb"
 	"github.com/skiff-sh/skiff/internal/scheduler"
 )
 
@@ -48,7 +51,13 @@ type ComponentOptions struct {
 	// NodeMonitorGracePeriod: how long a node may go without a heartbeat
 	// before it is marked Unknown and tainted (0: upstream's 40s).
 	NodeMonitorGracePeriod time.Duration
-	Log                    *slog.Logger
+	// LoadBalancerPool: addresses for LoadBalancer Services, one each.
+	// Empty: a LoadBalancer Service's ingress is its nodes' addresses.
+	LoadBalancerPool []netip.Prefix
+	// RootCA is the bundle published as kube-root-ca.crt in every
+	// namespace (default: the client config's CA).
+	RootCA []byte
+	Log    *slog.Logger
 }
 
 // LeaderElection are the timings of the component Leases, named as
@@ -138,6 +147,15 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("serviceaccount controller: %w", err)
 	}
+	run := []func(context.Context) error{}
+	if len(opts.RootCA) > 0 {
+		rootCA, err := rootcacert.New(ctx, client, opts.RootCA, factory.Core().V1().Namespaces(),
+			factory.Core().V1().ConfigMaps(), rootcacert.Options{Logger: log.With("controller", "root-ca-cert-publisher")})
+		if err != nil {
+			return fmt.Errorf("root CA cert publisher: %w", err)
+		}
+		run = append(run, rootCA.Start)
+	}
 	rs, err := replicaset.New(ctx, client, factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods(), replicaset.Options{})
 	if err != nil {
 		return fmt.Errorf("replicaset controller: %w", err)
@@ -161,9 +179,14 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("node lifecycle controller: %w", err)
 	}
+	slb, err := servicelb.New(ctx, client, factory.Core().V1().Services(), factory.Core().V1().Nodes(),
+		servicelb.Options{Pool: opts.LoadBalancerPool, Logger: log.With("controller", "servicelb")})
+	if err != nil {
+		return fmt.Errorf("service load balancer controller: %w", err)
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	return runAll(ctx, rs.Start, dep.Start, ns.Start, sa.Start, eps.Start, gc.Start, ipam.Start, pgc.Start, nlc.Start)
+	return runAll(ctx, append(run, rs.Start, dep.Start, ns.Start, sa.Start, eps.Start, gc.Start, ipam.Start, pgc.Start, nlc.Start, slb.Start)...)
 }
 
 // collectedResources are the resources whose objects the garbage
@@ -234,6 +257,14 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, opts ComponentO
 	meta, err := metadata.NewForConfig(componentConfig(cfg, "skiff-controller-manager"))
 	if err != nil {
 		return err
+	}
+	if len(opts.RootCA) == 0 {
+		opts.RootCA = cfg.CAData
+		if len(opts.RootCA) == 0 && cfg.CAFile != "" {
+			if opts.RootCA, err = os.ReadFile(cfg.CAFile); err != nil {
+				return fmt.Errorf("root CA: %w", err)
+			}
+		}
 	}
 	return runLeaderElected(ctx, client, controllerManagerLease, opts.LeaderElection, log, func(ctx context.Context) error {
 		return runControllerManager(ctx, client, meta, opts, log)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,6 +64,19 @@ type ServerConfig struct {
 	// the runtime already has or reaches itself).
 	DisableRegistry bool
 
+	// DisableDNS runs no cluster DNS in this server (and publishes no
+	// kube-dns endpoint for it).
+	DisableDNS bool
+	// ClusterDNSPort is where the cluster DNS listens on the advertise
+	// address, UDP and TCP (default 10053); the kube-dns Service maps
+	// port 53 to it.
+	ClusterDNSPort int
+
+	// ServiceLBPool are CIDRs LoadBalancer Services take one address each
+	// from; empty: their ingress is their nodes' addresses.
+	ServiceLBPool []string
+	serviceLBPool []netip.Prefix
+
 	// TokenAuthFile is an optional static token file (token,user,uid,"groups").
 	TokenAuthFile string
 
@@ -94,6 +108,19 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.RegistryPort == 0 {
 		c.RegistryPort = DefaultRegistryPort
+	}
+	for _, p := range c.ServiceLBPool {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("service LB pool: %w", err)
+		}
+		c.serviceLBPool = append(c.serviceLBPool, prefix)
+	}
+	if c.ClusterDNSPort == 0 {
+		c.ClusterDNSPort = DefaultClusterDNSPort
+	}
+	if c.ClusterDNSPort < 0 || c.ClusterDNSPort > 65535 {
+		return fmt.Errorf("cluster DNS port %d out of range", c.ClusterDNSPort)
 	}
 	if c.SecurePort < 0 || c.SecurePort > 65535 {
 		return fmt.Errorf("secure port %d out of range", c.SecurePort)

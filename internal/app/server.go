@@ -43,6 +43,7 @@ type Server struct {
 	localURL    string // the API as this machine reaches it
 	// componentConfigs are the in-process components' client configs.
 	controllerManagerConfig, schedulerConfig *rest.Config
+	dns                                      *clusterDNS
 }
 
 // NewServer prepares certificates, etcd and the API server, and binds the
@@ -104,6 +105,15 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		}
 	}
 	authenticators = append(authenticators, tokens)
+	// Service account tokens: signed with tls/sa.key, checked by the API server.
+	saKey, err := auth.EnsureServiceAccountKey(tlsDir)
+	if err != nil {
+		return nil, fmt.Errorf("service account key: %w", err)
+	}
+	saTokens, err := auth.NewServiceAccountTokens(saKey, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("service account key: %w", err)
+	}
 
 	// Gate 2: etcd.
 	if len(cfg.EtcdServers) == 0 {
@@ -135,15 +145,16 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 	}
 	port := s.listener.Addr().(*net.TCPAddr).Port
 	s.api, err = apiserver.New(apiserver.Config{
-		Etcd:             s.etcd,
-		KeyPrefix:        cfg.EtcdPrefix,
-		ServiceCIDR:      serviceNet,
-		AdvertiseAddress: net.ParseIP(cfg.AdvertiseAddress),
-		SecurePort:       port,
-		Authenticator:    auth.Union(authenticators...),
-		Authorizer:       auth.AlwaysAllow{},
-		KubeletClientTLS: &tls.Config{Certificates: []tls.Certificate{kubeletPair}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
-		Logger:           s.log,
+		Etcd:                 s.etcd,
+		KeyPrefix:            cfg.EtcdPrefix,
+		ServiceCIDR:          serviceNet,
+		AdvertiseAddress:     net.ParseIP(cfg.AdvertiseAddress),
+		SecurePort:           port,
+		Authenticator:        auth.Union(authenticators...),
+		Authorizer:           auth.AlwaysAllow{},
+		ServiceAccountTokens: saTokens,
+		KubeletClientTLS:     &tls.Config{Certificates: []tls.Certificate{kubeletPair}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
+		Logger:               s.log,
 	})
 	if err != nil {
 		return nil, err
@@ -181,6 +192,16 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 			return nil, fmt.Errorf("scheduler credentials: %w", err)
 		}
 	}
+	if !cfg.DisableDNS {
+		dnsConfig, err := componentConfig("system:skiff-dns")
+		if err != nil {
+			return nil, fmt.Errorf("cluster DNS credentials: %w", err)
+		}
+		if s.dns, err = newClusterDNS(dnsConfig, cfg.ClusterDomain, ClusterDNSIP(serviceNet), net.ParseIP(cfg.AdvertiseAddress),
+			cfg.ClusterDNSPort, s.log.With("component", "dns")); err != nil {
+			return nil, fmt.Errorf("cluster DNS: %w", err)
+		}
+	}
 	tlsCfg := auth.ServerTLSConfig(serving, ca)
 	facts := NodeCredentials{ClusterDNS: ClusterDNSIP(serviceNet).String(), ClusterDomain: cfg.ClusterDomain,
 		ClusterCIDR: cfg.ClusterCIDR}
@@ -208,7 +229,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	go func() {
 		err := s.httpServer.Serve(tls.NewListener(s.listener, s.httpServer.TLSConfig))
 		if errors.Is(err, http.ErrServerClosed) {
@@ -228,10 +249,13 @@ func (s *Server) Run(ctx context.Context) error {
 		if !s.cfg.DisableAgent {
 			go func() { errc <- s.runAgent(ctx) }()
 		}
+		if s.dns != nil {
+			go func() { errc <- s.dns.Run(ctx) }()
+		}
 		if s.controllerManagerConfig != nil {
 			go func() {
 				errc <- RunControllerManager(ctx, s.controllerManagerConfig,
-					ComponentOptions{ClusterCIDR: s.clusterCIDR, NodeMonitorGracePeriod: s.cfg.NodeMonitorGracePeriod,
+					ComponentOptions{ClusterCIDR: s.clusterCIDR, NodeMonitorGracePeriod: s.cfg.NodeMonitorGracePeriod, LoadBalancerPool: s.cfg.serviceLBPool,
 						Log: s.log.With("component", "controller-manager")})
 			}()
 		}
@@ -269,6 +293,12 @@ func (s *Server) waitReady(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// JoinURL is the address agents on other machines join at: the
+// advertise address, on the API server's port.
+func (s *Server) JoinURL() string {
+	return "https://" + net.JoinHostPort(s.cfg.AdvertiseAddress, strconv.Itoa(s.listener.Addr().(*net.TCPAddr).Port))
 }
 
 // Ready reports whether the API server has finished bootstrapping.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ const (
 	DefaultClusterDomain             = "cluster.local"
 	DefaultResolvConf                = "/etc/resolv.conf"
 	DefaultPort                      = 10250
+	DefaultCgroupRoot                = "/kubepods"
 	DefaultMaxPods                   = 110
 	DefaultKubeletVersion            = "v1.32.4+skiff"
 	DefaultNodeStatusUpdateFrequency = 10 * time.Second
@@ -79,6 +81,9 @@ type Config struct {
 	// RootDir or PodLogsDir, no machine inspection. For running thousands
 	// of nodes against the fake runtime in one process.
 	Hollow bool
+	// CgroupRoot is the cgroupfs parent of every pod's cgroup (default
+	// /kubepods). Nodes sharing one machine need one each.
+	CgroupRoot string
 	// Port is the kubelet server's port, published in the Node (10250).
 	Port int32
 	// KubeletVersion reported in the Node.
@@ -116,6 +121,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RootDir == "" {
 		c.RootDir = DefaultRootDir
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = DefaultCgroupRoot
 	}
 	if c.PodLogsDir == "" {
 		c.PodLogsDir = DefaultPodLogsDir
@@ -183,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Port < 0 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("Port %d out of range", c.Port))
+	}
+	if c.CgroupRoot != "" && (!path.IsAbs(c.CgroupRoot) || path.Clean(c.CgroupRoot) != c.CgroupRoot || c.CgroupRoot == "/") {
+		errs = append(errs, fmt.Errorf("CgroupRoot %q is not a clean absolute cgroup path below the root", c.CgroupRoot))
 	}
 	return errors.Join(errs...)
 }

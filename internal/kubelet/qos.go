@@ -74,21 +74,18 @@ func oomScoreAdj(qos corev1.PodQOSClass, c *corev1.Container, memCapacity int64,
 }
 
 // cgroupParent is the pod's cgroup under the cgroupfs driver:
-// /kubepods/pod<uid> for Guaranteed pods, /kubepods/<qos>/pod<uid>
-// otherwise, as upstream lays them out.
-func cgroupParent(pod *corev1.Pod, qos corev1.PodQOSClass) string {
+// <root>/pod<uid> for Guaranteed pods, <root>/<qos>/pod<uid> otherwise,
+// as upstream lays them out under /kubepods.
+func cgroupParent(root string, pod *corev1.Pod, qos corev1.PodQOSClass) string {
 	name := "pod" + string(pod.UID)
 	switch qos {
 	case corev1.PodQOSGuaranteed:
-		return path.Join(kubepodsCgroup, name)
+		return path.Join(root, name)
 	case corev1.PodQOSBestEffort:
-		return path.Join(kubepodsCgroup, "besteffort", name)
+		return path.Join(root, "besteffort", name)
 	}
-	return path.Join(kubepodsCgroup, "burstable", name)
+	return path.Join(root, "burstable", name)
 }
-
-// kubepodsCgroup is the cgroupfs parent of every pod's cgroup.
-const kubepodsCgroup = "/kubepods"
 
 // CPU shares and CFS quota, as upstream converts them.
 const (

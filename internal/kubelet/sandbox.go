@@ -95,7 +95,7 @@ func (k *Kubelet) sandboxLinuxConfig(pod *corev1.Pod) *runtimeapi.LinuxPodSandbo
 		}
 	}
 	cfg := &runtimeapi.LinuxPodSandboxConfig{
-		CgroupParent:    cgroupParent(pod, podQOS(pod)),
+		CgroupParent:    cgroupParent(k.cfg.CgroupRoot, pod, podQOS(pod)),
 		SecurityContext: sc,
 	}
 	if psc != nil && len(psc.Sysctls) > 0 {

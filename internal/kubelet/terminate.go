@@ -140,7 +140,7 @@ func (k *Kubelet) tearDownPod(ctx context.Context, uid types.UID, pod *corev1.Po
 	if err := os.RemoveAll(k.podDir(string(uid))); err != nil {
 		return err
 	}
-	removePodCgroups(uid)
+	removePodCgroups(k.cfg.CgroupRoot, uid)
 	if pod != nil {
 		if err := os.RemoveAll(k.podLogDir(pod)); err != nil {
 			return err
@@ -157,7 +157,7 @@ const cgroupfsRoot = "/sys/fs/cgroup"
 // sandbox's cgroup and leaves it, as upstream's kubelet housekeeping
 // would otherwise. The pod's QoS class may be unknown (an orphan), so
 // every QoS parent is tried; a cgroup still in use stays (rmdir fails).
-func removePodCgroups(uid types.UID) {
+func removePodCgroups(root string, uid types.UID) {
 	hierarchies, err := os.ReadDir(cgroupfsRoot)
 	if err != nil {
 		return
@@ -168,7 +168,7 @@ func removePodCgroups(uid types.UID) {
 			continue // cpu -> cpu,cpuacct and the like
 		}
 		for _, parent := range []string{"", "besteffort", "burstable"} {
-			_ = os.Remove(filepath.Join(cgroupfsRoot, h.Name(), strings.TrimPrefix(kubepodsCgroup, "/"), parent, name))
+			_ = os.Remove(filepath.Join(cgroupfsRoot, h.Name(), strings.TrimPrefix(root, "/"), parent, name))
 		}
 	}
 }

@@ -1,8 +1,10 @@
 // Package network sets up a node's pod network: the CNI configuration
 // containerd's CRI plugin uses for every sandbox (bridge + host-local +
-// portmap + loopback, from the node's podCIDR), IP forwarding, and the
-// masquerade rule for traffic leaving the pod network. Everything it adds
-// to the host it can remove again (Cleanup).
+// portmap + loopback, from the node's podCIDR), IP forwarding, the
+// masquerade rule for traffic leaving the pod network, and the host-gw
+// routes to the other nodes' pod CIDRs (Routes); it also picks the node's
+// default IP. Everything it adds to the host it can remove again (Cleanup,
+// CleanupRoutes). It does not touch Services (internal/proxy does).
 package network
 
 import (
@@ -39,6 +41,12 @@ const confName = "10-skiff.conflist"
 func WriteCNIConfig(dir string, c CNIConfig) (string, error) {
 	if c.PodCIDR == nil {
 		return "", fmt.Errorf("CNI config: no pod CIDR (the node has no spec.podCIDR yet)")
+	}
+	if c.IPAMDir == "" || !filepath.IsAbs(c.IPAMDir) {
+		// host-local's default, /var/lib/cni/networks, is shared by every
+		// node on the machine: nodes would share one reservation store,
+		// keyed only by IP, and leak or double-book addresses.
+		return "", fmt.Errorf("CNI config: IPAM dir %q must be an absolute, per-node path", c.IPAMDir)
 	}
 	if c.Bridge == "" {
 		c.Bridge = "cni0"

@@ -38,8 +38,11 @@ func TestWriteCNIConfig(t *testing.T) {
 	if _, err := WriteCNIConfig(dir, CNIConfig{}); err == nil || !strings.Contains(err.Error(), "no pod CIDR") {
 		t.Errorf("missing CIDR: err = %v", err)
 	}
-	if _, err := WriteCNIConfig(dir, CNIConfig{PodCIDR: cidr, Bridge: "a-very-long-bridge-name"}); err == nil {
+	if _, err := WriteCNIConfig(dir, CNIConfig{PodCIDR: cidr, IPAMDir: "/x", Bridge: "a-very-long-bridge-name"}); err == nil {
 		t.Error("a bridge name over 15 characters was accepted")
+	}
+	if _, err := WriteCNIConfig(dir, CNIConfig{PodCIDR: cidr}); err == nil || !strings.Contains(err.Error(), "IPAM dir") {
+		t.Errorf("no IPAM dir: err = %v", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package proxy
+package proxy_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 	"github.com/skiff-sh/skiff/internal/metrics"
+	"github.com/skiff-sh/skiff/internal/proxy"
 )
 
 // TestProxyRunFollowsTheAPI runs the proxy against a real in-process API
@@ -30,13 +31,13 @@ func TestProxyRunFollowsTheAPI(t *testing.T) {
 	client, ns := controllertest.Start(t)
 	ctx := controllertest.Context(t)
 	_, cidr, _ := net.ParseCIDR("10.42.0.0/16")
-	fake := knftables.NewFake(knftables.IPv4Family, TableName)
-	p, err := New(Config{Client: client, NodeName: "node-a", NodeIPs: []net.IP{net.ParseIP("192.168.50.10")},
+	fake := knftables.NewFake(knftables.IPv4Family, proxy.TableName)
+	p, err := proxy.New(proxy.Config{Client: client, NodeName: "node-a", NodeIPs: []net.IP{net.ParseIP("192.168.50.10")},
 		ClusterCIDR: cidr, MinSyncPeriod: 300 * time.Millisecond, NFT: fake, HealthCheckAddress: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.conntrack = nil // the host's conntrack is not the test's
+	proxy.DisableConntrack(p) // the host's conntrack is not the test's
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(runCtx) }()
@@ -48,7 +49,7 @@ func TestProxyRunFollowsTheAPI(t *testing.T) {
 	})
 
 	svc := createService(t, client, ns, "web", nil)
-	other := createService(t, client, ns, "not-mine", map[string]string{LabelServiceProxyName: "someone-else"})
+	other := createService(t, client, ns, "not-mine", map[string]string{proxy.LabelServiceProxyName: "someone-else"})
 	createSlice(t, client, ns, "web", "10.42.0.5", "node-a")
 	createSlice(t, client, ns, "not-mine", "10.42.0.6", "node-a")
 
@@ -73,7 +74,7 @@ func TestProxyRunFollowsTheAPI(t *testing.T) {
 
 	// The endpoint moves to another node: the load balancer must stop
 	// sending here.
-	before := counterValue(t, syncsTotal.WithLabelValues("partial", "success"))
+	before := counterValue(t, proxy.SyncsTotal.WithLabelValues("partial", "success"))
 	start := time.Now()
 	for i := range 10 { // a burst of changes is batched by MinSyncPeriod
 		updateSlice(t, client, ns, "web", fmt.Sprintf("10.42.1.%d", 10+i), "node-b")
@@ -85,7 +86,7 @@ func TestProxyRunFollowsTheAPI(t *testing.T) {
 		}
 		return nil
 	})
-	syncs := counterValue(t, syncsTotal.WithLabelValues("partial", "success")) - before
+	syncs := counterValue(t, proxy.SyncsTotal.WithLabelValues("partial", "success")) - before
 	if limit := float64(time.Since(start)/(300*time.Millisecond)) + 2; syncs > limit {
 		t.Errorf("%v syncs in %v: MinSyncPeriod not honoured", syncs, time.Since(start))
 	}
@@ -125,8 +126,8 @@ func slice(ns, svc, ip, node string) *discoveryv1.EndpointSlice {
 	return &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: svc + "-x", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080)), Protocol: ptr(corev1.ProtocolTCP)}},
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, NodeName: ptr(node)}},
+		Ports:       []discoveryv1.EndpointPort{{Name: new("http"), Port: new(int32(8080)), Protocol: new(corev1.ProtocolTCP)}},
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, NodeName: new(node)}},
 	}
 }
 

@@ -33,6 +33,9 @@ type server struct {
 	dataDir  string
 	logPath  string // stdout and stderr of every run, appended
 	cacheDir string // kubectl --cache-dir for this server
+	// kubeconfigPath overrides <dataDir>/admin.kubeconfig (a cluster made
+	// by `skiff cluster create` keeps the host's kubeconfig elsewhere).
+	kubeconfigPath string
 
 	port                 int
 	etcdClient, etcdPeer string
@@ -117,7 +120,12 @@ func startTestServer(t *testing.T, extraArgs ...string) *server {
 func (s *server) URL() string { return fmt.Sprintf("https://127.0.0.1:%d", s.port) }
 
 // kubeconfig is the admin kubeconfig the server writes on first start.
-func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
+func (s *server) kubeconfig() string {
+	if s.kubeconfigPath != "" {
+		return s.kubeconfigPath
+	}
+	return filepath.Join(s.dataDir, "admin.kubeconfig")
+}
 
 func (s *server) args() []string {
 	args := []string{"server",
@@ -129,7 +137,7 @@ func (s *server) args() []string {
 		"--log-level", "warn",
 		// Many servers run at once here: no registry port to share, and no
 		// containers. Tests of nodes turn them back on in extraArgs.
-		"--disable-registry", "--disable-agent",
+		"--disable-registry", "--disable-agent", "--disable-dns",
 	}
 	args = append(args, s.extraArgs...)
 	return append(args, strings.Fields(os.Getenv("SKIFF_E2E_SERVER_FLAGS"))...)

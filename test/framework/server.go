@@ -89,6 +89,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		DisableScheduler:         !opts.Components,
 		NodeMonitorGracePeriod:   opts.NodeMonitorGracePeriod,
 		DisableRegistry:          true, // test binaries are not static: nothing to seed
+		DisableDNS:               true, // servers run side by side on loopback
 		DisableAgent:             true, // no containers in the integration tier
 	})
 	if err != nil {

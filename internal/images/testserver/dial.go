@@ -87,7 +87,11 @@ func dialHTTP(ctx context.Context, addr, request string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A connection per try, as upstream's agnhost dials: through a
+	// Service each try is balanced anew.
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return "", err
 	}
