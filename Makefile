@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 DATA_DIR ?= /var/lib/skiff
 GOTEST  ?= $(GO) test -count=1
 
-.PHONY: help build up deps test test-unit test-integration test-external-etcd test-e2e verify bench clean
+.PHONY: help build up deps test test-unit test-integration test-external-etcd test-e2e verify bench bench-report test-bench-smoke clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ up: build ## run a cluster with the embedded defaults (kubeconfig in $(DATA_DIR)
 deps: ## install what the tests need (Debian packages; needs root)
 	hack/install-deps.sh
 
-test: deps build test-unit test-integration test-external-etcd test-e2e ## the whole suite, as CI runs it
+test: deps build test-unit test-integration test-external-etcd test-e2e test-bench-smoke ## the whole suite, as CI runs it
 
 test-unit: ## unit tests beside the code
 	$(GOTEST) -timeout 20m ./internal/... ./cmd/...
@@ -40,10 +40,20 @@ verify: ## gofmt, vet, import boundaries, go mod tidy, race tests of the unit ti
 	$(GO) mod tidy -diff
 	$(GOTEST) -race -timeout 15m ./internal/...
 
-bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results
+bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results, then bench/REPORT.md
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/apiserver
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/scheduler
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/node
+	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/density
+	$(GO) run ./bench/proxy
+	$(GO) run ./bench/dns
+	$(GO) run ./bench/report
+
+bench-report: ## regenerate bench/REPORT.md and its charts from bench/results/*.json
+	$(GO) run ./bench/report
+
+test-bench-smoke: build ## every benchmark program with -short (seconds each), then the report; fails only on errors
+	SKIFF_BIN=$(CURDIR)/$(BIN) $(GOTEST) -timeout 5m -v ./bench/smoke/
 
 clean:
 	rm -rf bin

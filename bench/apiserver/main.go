@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,11 +115,37 @@ func run(bin, out string, nPods, ops, starts int) error {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "big"}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	fill := benchutil.Measure(nPods, 16, func(i int) error {
-		_, err := cs.CoreV1().Pods("big").Create(ctx, pod("big-", i), metav1.CreateOptions{})
-		return err
-	})
-	report.Results["fill_create_c16"] = fill
+	// Fill in steps; at 1k, 5k and 10k stored pods (and at nPods) measure
+	// GET and whole-namespace LIST latency, for latency vs object count.
+	var fillLat []time.Duration
+	fillStart := time.Now()
+	byObjects := map[string]any{}
+	for filled := 0; filled < nPods; {
+		next := nPods
+		for _, c := range []int{1000, 5000, 10000} {
+			if c > filled && c < next {
+				next = c
+			}
+		}
+		base := filled
+		s := benchutil.MeasureSamples(next-filled, 16, func(i int) error {
+			_, err := cs.CoreV1().Pods("big").Create(ctx, pod("big-", base+i), metav1.CreateOptions{})
+			return err
+		})
+		fillLat = append(fillLat, s...)
+		filled = next
+		get := benchutil.Measure(ops/5, 1, func(i int) error {
+			_, err := cs.CoreV1().Pods("big").Get(ctx, fmt.Sprintf("big-%d", (i*7919)%filled), metav1.GetOptions{})
+			return err
+		})
+		list := benchutil.Measure(5, 1, func(int) error {
+			_, err := cs.CoreV1().Pods("big").List(ctx, metav1.ListOptions{})
+			return err
+		})
+		byObjects[strconv.Itoa(filled)] = map[string]float64{"get_p50_ms": get.P50, "get_p99_ms": get.P99, "list_p50_ms": list.P50, "list_p99_ms": list.Max}
+	}
+	report.Results["fill_create_c16"] = benchutil.Summarize(fillLat, time.Since(fillStart))
+	report.Results["latency_by_objects"] = byObjects
 	var full, paged []time.Duration
 	for i := 0; i < 3; i++ {
 		t0 := time.Now()

@@ -130,7 +130,7 @@ func run(bin, out string, nSteady, rate, nBurst, nHollow int) error {
 	report.Results["agent_cold_start_to_node_ready_ms"] = readyAfter.Milliseconds()
 
 	// Warm the image (a first pull is a different measurement).
-	if _, err := podLatencies(ctx, cs, "warm", 1, 0); err != nil {
+	if _, _, err := podLatencies(ctx, cs, "warm", 1, 0); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Second)
@@ -139,12 +139,14 @@ func run(bin, out string, nSteady, rate, nBurst, nHollow int) error {
 	report.Results["agent_idle_rss_bytes"] = agentRSS
 	report.Results["containerd_idle_rss_bytes"] = containerdRSS
 
-	steady, err := podLatencies(ctx, cs, "steady", nSteady, rate)
+	steady, samples, err := podLatencies(ctx, cs, "steady", nSteady, rate)
 	if err != nil {
 		return err
 	}
 	report.Results["pod_startup_steady"] = map[string]any{"pods": nSteady, "rate_per_s": rate, "latency": steady}
-	burst, err := podLatencies(ctx, cs, "burst", nBurst, 0)
+	// Every steady-phase sample in ms, sorted, for the report's CDF.
+	report.Results["pod_startup_samples_ms"] = samples
+	burst, _, err := podLatencies(ctx, cs, "burst", nBurst, 0)
 	if err != nil {
 		return err
 	}
@@ -191,11 +193,12 @@ func waitNodeReady(ctx context.Context, cs kubernetes.Interface, name string, ti
 }
 
 // podLatencies creates n busybox pods (all at once when rate is 0) and
-// returns create→Running latencies seen on a watch; then deletes them.
-func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n, rate int) (benchutil.Summary, error) {
+// returns create→Running latencies seen on a watch (summarised, and each
+// in ms, sorted); then deletes them.
+func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n, rate int) (benchutil.Summary, []float64, error) {
 	ns := "bench-" + prefix
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		return benchutil.Summary{}, err
+		return benchutil.Summary{}, nil, err
 	}
 	// Each phase starts on an idle node: the namespace (and its pods) is
 	// gone before the next one begins.
@@ -210,7 +213,7 @@ func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n
 	}()
 	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
-		return benchutil.Summary{}, err
+		return benchutil.Summary{}, nil, err
 	}
 	defer w.Stop()
 	var mu sync.Mutex
@@ -252,7 +255,7 @@ func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n
 				Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36", Command: []string{"sleep", "3600"}}}},
 		}, metav1.CreateOptions{})
 		if err != nil {
-			return benchutil.Summary{}, err
+			return benchutil.Summary{}, nil, err
 		}
 	}
 	deadline := time.Now().Add(3 * time.Minute)
@@ -264,13 +267,18 @@ func podLatencies(ctx context.Context, cs kubernetes.Interface, prefix string, n
 			break
 		}
 		if time.Now().After(deadline) {
-			return benchutil.Summary{}, fmt.Errorf("%s: only %d of %d pods Running", prefix, done, n)
+			return benchutil.Summary{}, nil, fmt.Errorf("%s: only %d of %d pods Running", prefix, done, n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return benchutil.Summarize(lat, 0), nil
+	sum := benchutil.Summarize(lat, 0) // sorts lat
+	ms := make([]float64, len(lat))
+	for i, d := range lat {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	return sum, ms, nil
 }
 
 // rssOfChild finds a direct child of pid whose command is name.

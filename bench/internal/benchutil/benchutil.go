@@ -52,7 +52,7 @@ func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server,
 		"--secure-port", strconv.Itoa(s.Port),
 		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
-		"--log-level", "warn", "--disable-registry", "--disable-agent"}
+		"--log-level", "warn", "--disable-registry", "--disable-agent", "--disable-dns"}
 	args = append(args, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -188,11 +188,18 @@ func Ctx(d time.Duration) (context.Context, context.CancelFunc) {
 
 // Measure runs n calls over conc workers and summarises their latency.
 func Measure(n, conc int, call func(i int) error) Summary {
+	start := time.Now()
+	lat := MeasureSamples(n, conc, call)
+	return Summarize(lat, time.Since(start))
+}
+
+// MeasureSamples runs n calls over conc workers and returns each call's
+// latency, in call order.
+func MeasureSamples(n, conc int, call func(i int) error) []time.Duration {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var errs atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
@@ -217,7 +224,7 @@ func Measure(n, conc int, call func(i int) error) Summary {
 	if errs.Load() > 0 {
 		fmt.Fprintf(os.Stderr, "%d errors\n", errs.Load())
 	}
-	return Summarize(lat, time.Since(start))
+	return lat
 }
 
 // EnvOr is the environment variable k, or def when it is unset or empty.

@@ -1,0 +1,448 @@
+// Command density is a ClusterLoader2-style density run on one machine:
+// a skiff server (API server, scheduler, controllers), NODES hollow nodes
+// (the real kubelet on an in-memory runtime), then Deployments of 5, 30
+// and 250 replicas created at a target pod rate until PODS_PER_NODE pods
+// per node, waiting until every pod is Running. It records the time to
+// all Running, per-pod startup (first seen → Running on a watch), the API
+// server's request latency per verb and resource (its own histogram,
+// scraped before and after), server RSS and CPU, the etcd data size, and
+// how long a full pod LIST takes with kubectl. Results go under
+// "nodes_<N>" in bench/results/density.json, merged with earlier runs of
+// other sizes. It never fails on timing.
+//
+//	NODES=100 PODS_PER_NODE=30 RATE=50 go run ./bench/density [-short]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/bench/internal/benchutil"
+)
+
+const ns = "density"
+
+func main() {
+	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
+	out := flag.String("out", "bench/results", "directory for JSON results")
+	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
+	flag.Parse()
+	atoi := func(k, def string) int {
+		n, err := strconv.Atoi(benchutil.EnvOr(k, def))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: %s must be a positive integer\n", k)
+			os.Exit(2)
+		}
+		return n
+	}
+	cfg := config{Nodes: atoi("NODES", "100"), PodsPerNode: atoi("PODS_PER_NODE", "30"), Rate: atoi("RATE", "50")}
+	if *short {
+		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50}
+	}
+	if err := run(*bin, *out, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct{ Nodes, PodsPerNode, Rate int }
+
+// deployments splits total pods as CL2's load test does: about half in
+// small (5), a quarter in medium (30) and a quarter in big (250)
+// Deployments, interleaved so that big ones do not all come last.
+func deployments(total int) []int {
+	var big, medium, small []int
+	for left := total / 4; left >= 250; left -= 250 {
+		big = append(big, 250)
+	}
+	for left := total/4 + (total/4)%250; left >= 30; left -= 30 {
+		medium = append(medium, 30)
+	}
+	rest := total - 250*len(big) - 30*len(medium)
+	for ; rest >= 5; rest -= 5 {
+		small = append(small, 5)
+	}
+	if rest > 0 {
+		small = append(small, rest)
+	}
+	var out []int
+	for i := 0; len(big)+len(medium)+len(small) > 0; i++ {
+		pick := func(s *[]int) {
+			if len(*s) > 0 {
+				out = append(out, (*s)[0])
+				*s = (*s)[1:]
+			}
+		}
+		if i%8 == 0 {
+			pick(&big)
+		}
+		if i%2 == 0 {
+			pick(&medium)
+		}
+		pick(&small)
+	}
+	return out
+}
+
+func run(bin, out string, cfg config) error {
+	res := map[string]any{"nodes": cfg.Nodes, "pods_per_node": cfg.PodsPerNode, "target_rate": cfg.Rate}
+	tmp, err := os.MkdirTemp("", "skiff-bench-density-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	logf, _ := os.Create(filepath.Join(tmp, "log"))
+	defer logf.Close()
+	srv, err := benchutil.StartServer(bin, filepath.Join(tmp, "data"), logf)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	rc.QPS, rc.Burst = 1000, 1000
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := benchutil.Ctx(30 * time.Minute)
+	defer cancel()
+
+	fmt.Printf("density: %d hollow nodes, %d pods per node, %d pods/s\n", cfg.Nodes, cfg.PodsPerNode, cfg.Rate)
+	hollow := exec.Command(bin, "hollow-nodes", "--count", strconv.Itoa(cfg.Nodes), "--kubeconfig", srv.Kubeconfig,
+		"--max-pods", strconv.Itoa(max(110, cfg.PodsPerNode+10)))
+	hollow.Stdout, hollow.Stderr = logf, logf
+	hollow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := hollow.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = syscall.Kill(-hollow.Process.Pid, syscall.SIGTERM); _ = hollow.Wait() }()
+	t0 := time.Now()
+	if err := waitNodesReady(ctx, cs, cfg.Nodes, 5*time.Minute); err != nil {
+		return err
+	}
+	res["nodes_ready_ms"] = time.Since(t0).Milliseconds()
+	fmt.Printf("  %d nodes Ready after %v\n", cfg.Nodes, time.Since(t0).Round(time.Millisecond))
+
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	before, err := scrape(ctx, cs)
+	if err != nil {
+		return err
+	}
+	cpu0 := cpuTicks(srv.Cmd.Process.Pid)
+	w := newPodWatch()
+	go w.run(ctx, cs)
+
+	total := cfg.Nodes * cfg.PodsPerNode
+	plan := deployments(total)
+	start := time.Now()
+	created := 0
+	for i, replicas := range plan {
+		if err := createDeployment(ctx, cs, fmt.Sprintf("d%d-%d", replicas, i), int32(replicas)); err != nil {
+			return err
+		}
+		created += replicas
+		// Pace on pods, not Deployments: the next one starts when the
+		// pods so far are due at RATE per second.
+		if due := start.Add(time.Duration(float64(created) / float64(cfg.Rate) * float64(time.Second))); time.Until(due) > 0 {
+			time.Sleep(time.Until(due))
+		}
+	}
+	res["deployments"] = len(plan)
+	res["create_phase_ms"] = time.Since(start).Milliseconds()
+	fmt.Printf("  %d Deployments (%d pods) created in %v\n", len(plan), total, time.Since(start).Round(time.Millisecond))
+	if err := w.waitRunning(ctx, total, 15*time.Minute); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	res["pods"] = total
+	res["time_to_all_running_ms"] = elapsed.Milliseconds()
+	res["pods_per_second"] = float64(total) / elapsed.Seconds()
+	lat := w.startupLatencies()
+	res["pod_startup"] = benchutil.Summarize(lat, 0)
+	res["pod_startup_samples_ms"] = downsample(lat, 500)
+	res["server_cpu_seconds"] = float64(cpuTicks(srv.Cmd.Process.Pid)-cpu0) / 100
+	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
+	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
+	fmt.Printf("  all %d pods Running after %v (%.0f pods/s)\n", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+
+	after, err := scrape(ctx, cs)
+	if err != nil {
+		return err
+	}
+	res["api_latency"] = latencies(before, after)
+	res["etcd_db_bytes"] = etcdSize(srv.DataDir)
+	res["lists"] = kubectlLists(srv.Kubeconfig)
+	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
+
+	report := benchutil.NewReport("density")
+	mergeEarlier(report, filepath.Join(out, "density.json"))
+	report.Results[fmt.Sprintf("nodes_%d", cfg.Nodes)] = res
+	printSummary(res)
+	path, err := report.Write(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println("results:", path)
+	return nil
+}
+
+// mergeEarlier keeps the other node counts' results of an earlier run.
+func mergeEarlier(r *benchutil.Report, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var old benchutil.Report
+	if json.Unmarshal(data, &old) == nil {
+		for k, v := range old.Results {
+			r.Results[k] = v
+		}
+	}
+}
+
+func printSummary(res map[string]any) {
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		if k != "pod_startup_samples_ms" && k != "api_latency" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	fmt.Printf("\n%-28s %v\n", "MEASURE", "VALUE")
+	for _, k := range keys {
+		fmt.Printf("%-28s %v\n", k, res[k])
+	}
+	if lat, ok := res["api_latency"].(map[string]histSummary); ok {
+		names := make([]string, 0, len(lat))
+		for k := range lat {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Printf("\n%-36s %8s %10s %10s\n", "API (verb resource)", "COUNT", "P50", "P99")
+		for _, k := range names {
+			s := lat[k]
+			fmt.Printf("%-36s %8d %8.1fms %8.1fms\n", k, s.Count, s.P50, s.P99)
+		}
+	}
+}
+
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	ready := 0
+	for time.Now().Before(deadline) {
+		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		if err == nil {
+			ready = 0
+			for _, node := range l.Items {
+				for _, c := range node.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= n {
+				return nil
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("only %d of %d nodes Ready after %v", ready, n, timeout)
+}
+
+func createDeployment(ctx context.Context, cs kubernetes.Interface, name string, replicas int32) error {
+	labels := map[string]string{"app": name, "group": "density"}
+	zero := int64(0)
+	_, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: &zero,
+					Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10",
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("10Mi")}}}}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// podWatch records when each pod was first seen and first seen Running.
+type podWatch struct {
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	running map[string]time.Time
+	signal  chan struct{}
+}
+
+func newPodWatch() *podWatch {
+	return &podWatch{seen: map[string]time.Time{}, running: map[string]time.Time{}, signal: make(chan struct{}, 1)}
+}
+
+func (p *podWatch) run(ctx context.Context, cs kubernetes.Interface) {
+	rv := ""
+	for ctx.Err() == nil {
+		w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			rv = pod.ResourceVersion
+			now := time.Now()
+			p.mu.Lock()
+			if _, ok := p.seen[pod.Name]; !ok {
+				p.seen[pod.Name] = now
+			}
+			if _, ok := p.running[pod.Name]; !ok && pod.Status.Phase == corev1.PodRunning {
+				p.running[pod.Name] = now
+			}
+			p.mu.Unlock()
+			select {
+			case p.signal <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (p *podWatch) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.running)
+}
+
+func (p *podWatch) waitRunning(ctx context.Context, n int, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for p.count() < n {
+		select {
+		case <-p.signal:
+		case <-tick.C:
+			fmt.Printf("  %d of %d pods Running\n", p.count(), n)
+		case <-deadline:
+			return fmt.Errorf("only %d of %d pods Running after %v", p.count(), n, timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *podWatch) startupLatencies() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]time.Duration, 0, len(p.running))
+	for name, t := range p.running {
+		out = append(out, t.Sub(p.seen[name]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// downsample keeps at most n evenly spaced samples of sorted d (in ms),
+// always including the largest: enough for a CDF, small in the JSON.
+func downsample(d []time.Duration, n int) []float64 {
+	var out []float64
+	if len(d) == 0 {
+		return out
+	}
+	step := max(1, len(d)/n)
+	for i := 0; i < len(d); i += step {
+		out = append(out, float64(d[i].Microseconds())/1000)
+	}
+	if (len(d)-1)%step != 0 {
+		out = append(out, float64(d[len(d)-1].Microseconds())/1000)
+	}
+	return out
+}
+
+// cpuTicks is utime+stime of pid from /proc/<pid>/stat (USER_HZ 100).
+func cpuTicks(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
+
+// etcdSize is the size of etcd's bbolt file(s) under dir, or of all of
+// dir when there is none.
+func etcdSize(dir string) int64 {
+	var db, all int64
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		all += fi.Size()
+		if fi.Name() == "db" && filepath.Base(filepath.Dir(p)) == "snap" {
+			db += fi.Size()
+		}
+		return nil
+	})
+	if db > 0 {
+		return db
+	}
+	return all
+}
+
+// kubectlLists times full pod LISTs with kubectl, when it is installed.
+func kubectlLists(kubeconfig string) map[string]float64 {
+	out := map[string]float64{}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		fmt.Println("  kubectl not on PATH: list timings skipped")
+		return out
+	}
+	for _, c := range []struct {
+		key  string
+		args []string
+	}{
+		{"kubectl_get_pods_chunked_ms", []string{"get", "pods", "-A"}},
+		{"kubectl_get_pods_chunk0_ms", []string{"get", "pods", "-A", "--chunk-size=0"}},
+		{"raw_list_pods_rv0_ms", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}},
+	} {
+		cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
+		t0 := time.Now()
+		if b, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "  kubectl %v: %v: %.200s\n", c.args, err, b)
+			continue
+		}
+		out[c.key] = float64(time.Since(t0).Microseconds()) / 1000
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+package main
+
+// better says which way a figure improves.
+type better int
+
+const (
+	lower better = iota
+	higher
+)
+
+// anchor is a published figure a metric is compared with. Value is in the
+// metric's base unit (ms for times, bytes for memory, per second for
+// rates). A zero Source means no figure is published; Note says why.
+type anchor struct {
+	Value  float64
+	Better better
+	Text   string // the figure as published, e.g. "p99 ≤ 1 s"
+	Source string // short citation
+	URL    string
+	Note   string
+}
+
+const (
+	sloURL       = "https://github.com/kubernetes/community/blob/master/sig-scalability/slos/slos.md"
+	apiSLOURL    = "https://github.com/kubernetes/community/blob/master/sig-scalability/slos/api_call_latency.md"
+	podSLOURL    = "https://github.com/kubernetes/community/blob/master/sig-scalability/slos/pod_startup_latency.md"
+	netSLOURL    = "https://github.com/kubernetes/community/blob/master/sig-scalability/slos/network_programming_latency.md"
+	k3sURL       = "https://docs.k3s.io/reference/resource-profiling"
+	corednsURL   = "https://github.com/coredns/deployment/blob/master/kubernetes/Scaling_CoreDNS.md"
+	schedPerfURL = "https://github.com/kubernetes/kubernetes/blob/master/test/integration/scheduler_perf/README.md"
+	largeURL     = "https://kubernetes.io/docs/setup/best-practices/cluster-large/"
+	nftBlogURL   = "https://kubernetes.io/blog/2025/02/28/nftables-kube-proxy/"
+)
+
+var (
+	sloMutating = anchor{Value: 1000, Better: lower, Text: "p99 ≤ 1 s",
+		Source: "Kubernetes SLO: mutating API call latency", URL: apiSLOURL}
+	sloReadResource = anchor{Value: 1000, Better: lower, Text: "p99 ≤ 1 s",
+		Source: "Kubernetes SLO: read-only API call latency, scope=resource", URL: apiSLOURL}
+	sloReadCollection = anchor{Value: 30000, Better: lower, Text: "p99 ≤ 30 s",
+		Source: "Kubernetes SLO: read-only API call latency, scope=namespace/cluster", URL: apiSLOURL}
+	sloPodStartup = anchor{Value: 5000, Better: lower, Text: "p99 ≤ 5 s",
+		Source: "Kubernetes SLO: pod startup latency (stateless, image pull excluded)", URL: podSLOURL}
+	k3sServerRAM = anchor{Value: 1606e6, Better: lower, Text: "1606 MB",
+		Source: "k3s resource profiling: server with a workload, embedded etcd, min RAM (Intel 8375C)", URL: k3sURL,
+		Note: "k3s figure includes its packaged add-ons and a workload"}
+	k3sAgentRAM = anchor{Value: 275e6, Better: lower, Text: "275 MB",
+		Source: "k3s resource profiling: k3s agent min RAM (Intel 8375C)", URL: k3sURL,
+		Note: "k3s figure includes containerd"}
+	schedThroughput = anchor{Value: 270, Better: higher, Text: "≥ 270 pods/s",
+		Source: "kube-scheduler scheduler_perf threshold, SchedulingBasic/5000Nodes_10000Pods", URL: schedPerfURL,
+		Note: "upstream figure is for 5,000 nodes, in-process, on CI hardware"}
+	corednsQPS = anchor{Value: 33669, Better: higher, Text: "33,669 QPS",
+		Source: "CoreDNS scaling guide: internal queries, 1 instance on n1-standard-2 (2 vCPU)", URL: corednsURL,
+		Note: "load generator on other machines; ours shares 2 cores with the clients"}
+	corednsLatency = anchor{Value: 2.608, Better: lower, Text: "2.608 ms average",
+		Source: "CoreDNS scaling guide: internal queries at max QPS, n1-standard-2", URL: corednsURL,
+		Note: "anchor is an average at saturation; ours is a p50"}
+	clusterPods = anchor{Value: 150000, Better: higher, Text: "150,000 pods, 5,000 nodes, 110 pods/node",
+		Source: "Kubernetes: considerations for large clusters", URL: largeURL}
+
+	noneSetup = anchor{Note: "anchor: none published (k3s documents resources, not start-up time)"}
+	noneProxy = anchor{Note: "anchor: none published (the nftables kube-proxy blog gives no control-plane figures: " + nftBlogURL + ")"}
+	noneNet   = anchor{Note: "anchor: none published (network programming latency SLO is WIP, threshold \"X\": " + netSLOURL + ")"}
+	none      = anchor{Note: "anchor: none published"}
+)
+
+// anchors maps metric keys ("<area>/<json path>", * for any run-specific
+// part) to the figure they are compared with. The first match wins.
+var anchors = []struct {
+	Key    string
+	Anchor anchor
+}{
+	{"apiserver/cold_start_to_readyz.p50_ms", noneSetup},
+	{"apiserver/restart_to_readyz.p50_ms", noneSetup},
+	{"apiserver/idle_rss_bytes", k3sServerRAM},
+	{"apiserver/rss_after_fill_bytes", k3sServerRAM},
+	{"apiserver/pod_latency.create_*.p99_ms", sloMutating},
+	{"apiserver/pod_latency.get_*.p99_ms", sloReadResource},
+	{"apiserver/pod_latency.list_*.p99_ms", sloReadCollection},
+	{"apiserver/list_*_pods_*.p99_ms", sloReadCollection},
+	{"apiserver/latency_by_objects.*.get_p99_ms", sloReadResource},
+	{"apiserver/latency_by_objects.*.list_p99_ms", sloReadCollection},
+
+	{"scheduler/*.pods_per_second", schedThroughput},
+	{"scheduler/*.create_to_bound_latency.p99_ms", sloPodStartup},
+
+	{"node/agent_idle_rss_bytes", k3sAgentRAM},
+	{"node/pod_startup_*.latency.p99_ms", sloPodStartup},
+	{"node/agent_cold_start_to_node_ready_ms", noneSetup},
+
+	{"proxy/*.full_sync_ms", noneProxy},
+	{"proxy/*.incremental_sync.p50_ms", noneProxy},
+	{"proxy/*.endpoint_to_rule.p99_ms", noneNet},
+
+	{"dns/*.per_second", corednsQPS},
+	{"dns/*.p50_ms", corednsLatency},
+
+	{"density/*.pods", clusterPods},
+	{"density/*.pod_startup.p99_ms", sloPodStartup},
+	{"density/*.api_latency.list *.p99_ms", sloReadCollection},
+	{"density/*.api_latency.get *.p99_ms", sloReadResource},
+	{"density/*.api_latency.watch *.p99_ms", anchor{Note: "anchor: none (watches are excluded from the SLO)"}},
+	{"density/*.api_latency.*.p99_ms", sloMutating},
+	{"density/*.server_rss_bytes", k3sServerRAM},
+	{"density/*.lists.*", sloReadCollection},
+}
+
+// row is one line of a table: the metrics matching Key (a pattern as in
+// anchors), labelled with Label where {1}, {2} are the * parts.
+type row struct {
+	Key, Label, Unit string
+}
+
+// areas lists the report's tables in order, with what each shows.
+var areas = []struct {
+	Name, Title, Intro string
+	Rows               []row
+}{
+	{"apiserver", "API server", "`go run ./bench/apiserver`: one skiff server (embedded etcd), client-go with protobuf on loopback.", []row{
+		{"cold_start_to_readyz.p50_ms", "cold start → /readyz (p50)", "ms"},
+		{"restart_to_readyz.p50_ms", "restart → /readyz (p50)", "ms"},
+		{"idle_rss_bytes", "idle RSS (server + embedded etcd)", "bytes"},
+		{"rss_after_fill_bytes", "RSS after the pod fill", "bytes"},
+		{"pod_latency.create_c*.p99_ms", "pod create p99, concurrency {1}", "ms"},
+		{"pod_latency.get_c*.p99_ms", "pod get p99, concurrency {1}", "ms"},
+		{"pod_latency.list_c*.p99_ms", "pod list (limit 50) p99, concurrency {1}", "ms"},
+		{"fill_create_c16.per_second", "pod creates/s, concurrency 16", "/s"},
+		{"list_*_pods_full.p99_ms", "LIST {1} pods, one request (worst of 3)", "ms"},
+		{"list_*_pods_paged500.p99_ms", "LIST {1} pods, pages of 500 (worst of 3)", "ms"},
+		{"latency_by_objects.*.get_p99_ms", "GET p99 with {1} pods stored", "ms"},
+		{"latency_by_objects.*.list_p99_ms", "LIST all p99 with {1} pods stored", "ms"},
+	}},
+	{"scheduler", "Scheduler", "`go run ./bench/scheduler`: nodes and pending pods first, then `skiff scheduler` starts; throughput until the last binding, then create→bound latency at a steady rate.", []row{
+		{"nodes_*_pods_*.pods_per_second", "throughput, {1} nodes / {2} pods", "/s"},
+		{"nodes_*_pods_*.create_to_bound_latency.p99_ms", "create → bound p99, {1} nodes", "ms"},
+		{"nodes_*_pods_*.scheduler_rss_bytes", "scheduler RSS, {1} nodes", "bytes"},
+	}},
+	{"node", "Node (real containers)", "`go run ./bench/node` (root, containerd): one agent, busybox pods, image already pulled.", []row{
+		{"agent_cold_start_to_node_ready_ms", "agent cold start → node Ready", "ms"},
+		{"agent_idle_rss_bytes", "agent idle RSS (excl. containerd)", "bytes"},
+		{"containerd_idle_rss_bytes", "containerd idle RSS", "bytes"},
+		{"pod_startup_steady.latency.p50_ms", "pod create → Running p50, steady", "ms"},
+		{"pod_startup_steady.latency.p99_ms", "pod create → Running p99, steady", "ms"},
+		{"pod_startup_burst.latency.p99_ms", "pod create → Running p99, burst", "ms"},
+		{"hollow_node_rss_kib", "RSS per hollow node", "kib"},
+		{"hollow_node_cpu_millicores", "CPU per idle hollow node", "mcores"},
+	}},
+	{"density", "Density (ClusterLoader2-style load)", "`go run ./bench/density`: server + scheduler + controllers, hollow nodes, Deployments of 5/30/250 replicas created at a target pod rate until 30 pods per node.", []row{
+		{"nodes_*.pods", "pods Running, {1} nodes", "count"},
+		{"nodes_*.time_to_all_running_ms", "create → all Running, {1} nodes", "ms"},
+		{"nodes_*.pods_per_second", "pods Running per second, {1} nodes", "/s"},
+		{"nodes_*.pod_startup.p50_ms", "pod startup p50 (watch), {1} nodes", "ms"},
+		{"nodes_*.pod_startup.p99_ms", "pod startup p99 (watch), {1} nodes", "ms"},
+		{"nodes_*.api_latency.*.p99_ms", "API {2} p99, {1} nodes", "ms"},
+		{"nodes_*.server_rss_bytes", "server RSS at the end, {1} nodes", "bytes"},
+		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
+		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
+		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
+	}},
+	{"proxy", "Service proxy (nftables)", "`go run ./bench/proxy` (root): the real proxy against the kernel's nftables in a fresh network namespace, fed by a fake clientset; N Services × 10 endpoints.", []row{
+		{"services_*.full_sync_ms", "full sync, {1} Services", "ms"},
+		{"services_*.incremental_sync.p50_ms", "incremental sync p50, {1} Services", "ms"},
+		{"services_*.endpoint_to_rule.p50_ms", "endpoint change → rule p50, {1} Services", "ms"},
+		{"services_*.endpoint_to_rule.p99_ms", "endpoint change → rule p99, {1} Services", "ms"},
+	}},
+	{"dns", "Cluster DNS", "`go run ./bench/dns`: the real dns.Server over UDP on loopback, fed by a fake clientset; clients share the machine's cores.", []row{
+		{"*.per_second", "{1} queries/s", "/s"},
+		{"*.p50_ms", "{1} p50", "ms"},
+		{"*.p99_ms", "{1} p99", "ms"},
+	}},
+}
