@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Assertions on what kubectl printed. Each reports through t.Errorf and
@@ -61,5 +62,17 @@ func wantGone(t *testing.T, ns, kind, name string) {
 	stdout, stderr, err := kubectl(t, "get", kind, name, "-n", ns)
 	if err == nil || !strings.Contains(stderr, "(NotFound)") {
 		t.Errorf("get %s %s: want NotFound, got err=%v stdout=%q stderr=%q", kind, name, err, stdout, stderr)
+	}
+}
+
+// waitFor polls cond every 200ms until it holds, failing t after timeout.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v", timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

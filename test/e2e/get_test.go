@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestGetOptions: the list options behind kubectl get's flags — paging
@@ -12,6 +13,12 @@ import (
 func TestGetOptions(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t, "get-options")
+	// Every namespace gets the cluster CA as kube-root-ca.crt, soon after
+	// it is made; the lists below include it, as they do upstream.
+	waitFor(t, 30*time.Second, func() bool {
+		_, _, err := kubectl(t, "get", "cm", "kube-root-ca.crt", "-n", ns)
+		return err == nil
+	})
 	for _, c := range []struct{ name, tier, data string }{
 		{"c-one", "front", "--from-literal=x=3"},
 		{"c-two", "back", "--from-literal=x=1"},
@@ -25,10 +32,10 @@ func TestGetOptions(t *testing.T) {
 	// Paging: one object per request, following continue tokens.
 	tb := parseTable(t, mustKubectl(t, "get", "cm", "-n", ns, "--chunk-size=1"))
 	wantHeader(t, tb, "NAME", "DATA", "AGE")
-	if got := tb.column("NAME"); !reflect.DeepEqual(got, []string{"c-one", "c-three", "c-two"}) {
-		t.Errorf("get --chunk-size=1 rows = %q, want c-one c-three c-two", got)
+	if got := tb.column("NAME"); !reflect.DeepEqual(got, []string{"c-one", "c-three", "c-two", "kube-root-ca.crt"}) {
+		t.Errorf("get --chunk-size=1 rows = %q, want c-one c-three c-two kube-root-ca.crt", got)
 	}
-	if got := names(mustKubectl(t, "get", "cm", "-n", ns, "--chunk-size=2", "-o", "name")); !reflect.DeepEqual(got, []string{"c-one", "c-three", "c-two"}) {
+	if got := names(mustKubectl(t, "get", "cm", "-n", ns, "--chunk-size=2", "-o", "name")); !reflect.DeepEqual(got, []string{"c-one", "c-three", "c-two", "kube-root-ca.crt"}) {
 		t.Errorf("get --chunk-size=2 -o name = %q", got)
 	}
 
@@ -37,12 +44,12 @@ func TestGetOptions(t *testing.T) {
 		want     []string
 	}{
 		{[]string{"-l", "tier=front"}, []string{"c-one", "c-three"}},
-		{[]string{"-l", "tier!=front"}, []string{"c-two"}},
+		{[]string{"-l", "tier!=front"}, []string{"c-two", "kube-root-ca.crt"}},
 		{[]string{"-l", "tier in (back,side)"}, []string{"c-two"}},
-		{[]string{"-l", "!tier"}, nil},
+		{[]string{"-l", "!tier"}, []string{"kube-root-ca.crt"}},
 		{[]string{"-l", "tier"}, []string{"c-one", "c-three", "c-two"}},
 		{[]string{"--field-selector", "metadata.name=c-two"}, []string{"c-two"}},
-		{[]string{"--field-selector", "metadata.name!=c-two"}, []string{"c-one", "c-three"}},
+		{[]string{"--field-selector", "metadata.name!=c-two"}, []string{"c-one", "c-three", "kube-root-ca.crt"}},
 		{[]string{"--field-selector", "metadata.namespace=" + ns, "-l", "tier=front"}, []string{"c-one", "c-three"}},
 	} {
 		out := mustKubectl(t, append([]string{"get", "cm", "-n", ns, "-o", "name"}, c.selector...)...)
@@ -58,7 +65,7 @@ func TestGetOptions(t *testing.T) {
 		"Error from server (BadRequest)", `field selector "": unable to parse requirement: found 'selector', expected: in, notin`)
 
 	// --sort-by asks for the objects inside the Table.
-	tb = parseTable(t, mustKubectl(t, "get", "cm", "-n", ns, "--sort-by=.data.x"))
+	tb = parseTable(t, mustKubectl(t, "get", "cm", "-n", ns, "-l", "tier", "--sort-by=.data.x"))
 	if got := tb.column("NAME"); !reflect.DeepEqual(got, []string{"c-two", "c-three", "c-one"}) {
 		t.Errorf("get --sort-by=.data.x = %q, want c-two c-three c-one", got)
 	}
@@ -78,7 +85,7 @@ func TestGetOptions(t *testing.T) {
 		t.Errorf("go-template = %q", got)
 	}
 	out := mustKubectl(t, "get", "cm", "-n", ns, "-o", "jsonpath={.kind} {.items[*].metadata.name}")
-	if out != "List c-one c-three c-two" {
+	if out != "List c-one c-three c-two kube-root-ca.crt" {
 		t.Errorf("list jsonpath = %q", out)
 	}
 

@@ -500,3 +500,46 @@ func TestMultiNodeServices(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterCommand drives `skiff cluster create` and `skiff cluster
+// delete` as a user would, and checks delete leaves the host as it was.
+func TestClusterCommand(t *testing.T) {
+	requireKubectl(t)
+	if reason := nodeSkipReason(); reason != "" {
+		t.Skip(reason)
+	}
+	name := fmt.Sprintf("cli%d", os.Getpid()%100000)
+	dir := filepath.Join(os.TempDir(), "skiff-"+name)
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, skiffBin, append(args, "--name", name, "--data-dir", dir)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("skiff %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := run("cluster", "create", "--nodes", "2", "--subnet", "172.31.251.0/24")
+	c, err := cluster.Load(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	t.Cleanup(func() {
+		if !deleted {
+			_ = c.Delete(context.Background())
+		}
+	})
+	wantContains(t, "create output", out, "is ready: 2 nodes", c.Kubeconfig)
+	s := &server{kubeconfigPath: c.Kubeconfig, cacheDir: t.TempDir()}
+	nodes := s.mustKubectl(t, "get", "nodes", "--no-headers")
+	wantMatches(t, "nodes", nodes, name+`-server\s+Ready`, name+`-agent-1\s+Ready`)
+
+	if _, err := exec.Command(skiffBin, "cluster", "create", "--name", name, "--data-dir", dir).CombinedOutput(); err == nil {
+		t.Error("creating a cluster that exists succeeded")
+	}
+	wantContains(t, "delete output", run("cluster", "delete"), "deleted")
+	deleted = true
+	assertClusterGone(t, c)
+}

@@ -170,6 +170,8 @@ func stopNodeServer() int {
 			"--data-dir", nodeSrv.agentDir()).CombinedOutput()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("skiff agent --cleanup: %w\n%s", err, out))
+		} else if left := hostNetworkLeftovers(); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("skiff agent --cleanup left behind: %s", strings.Join(left, "; ")))
 		}
 	}
 	if err := os.RemoveAll(nodeDir); err != nil {
@@ -180,6 +182,24 @@ func stopNodeServer() int {
 		return 1
 	}
 	return 0
+}
+
+// hostNetworkLeftovers lists what of a node's networking remains on the
+// host: its nftables tables, the pod bridge, host-gw routes.
+func hostNetworkLeftovers() []string {
+	var left []string
+	for _, table := range []string{"skiff-network", "skiff-proxy"} {
+		if exec.Command("nft", "list", "table", "ip", table).Run() == nil {
+			left = append(left, "nftables table ip "+table)
+		}
+	}
+	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+		left = append(left, "bridge cni0")
+	}
+	if out, err := exec.Command("ip", "route", "show", "proto", "90").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
+		left = append(left, "routes "+strings.TrimSpace(string(out)))
+	}
+	return left
 }
 
 // newClient is a client-go clientset for s's admin.
