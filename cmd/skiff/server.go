@@ -59,6 +59,10 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may miss heartbeats before it is marked Unknown and its pods are evicted")
+	f.IntVar(&cfg.MaxRequestsInflight, "max-requests-inflight", 400,
+		"with --max-mutating-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
+	f.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 200,
+		"with --max-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
 	f.IntVar(&cfg.RegistryPort, "registry-port", app.DefaultRegistryPort,
 		"port of the local image registry (loopback; read-only on the advertise address)")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no node on this machine (control plane only)")

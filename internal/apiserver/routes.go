@@ -29,10 +29,11 @@ func isPublicPath(p string) bool {
 }
 
 // buildHandler assembles routing and the filter chain:
-// recover → body limit → authenticate → authorize → route.
+// recover → body limit → authenticate → flow control → authorize → route.
 func (s *Server) buildHandler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
+	h = s.withFlowControl(h)
 	h = s.withAuthentication(h)
 	h = s.withBodyLimit(h)
 	h = s.withRecovery(h)

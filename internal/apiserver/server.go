@@ -1,7 +1,9 @@
 // Package apiserver is skiff's Kubernetes API server: HTTP routing,
 // discovery, content negotiation, CRUD, patch and server-side apply, watch
 // streaming, Table output, errors, and the authentication/authorization
-// filters. It stores objects through internal/storage and takes each
+// filters, and flow control (fairness.go: built-in priority levels that
+// answer 429 under overload; there are no FlowSchema or
+// PriorityLevelConfiguration objects). It stores objects through internal/storage and takes each
 // resource's semantics from internal/apiserver/resources. It does not run
 // controllers, the scheduler or anything else that acts on objects: those
 // are API clients.
@@ -68,7 +70,19 @@ type Config struct {
 	// certificate and the CA that signs kubelet serving certificates. Nil
 	// answers those subresources with 503.
 	KubeletClientTLS *tls.Config
-	Logger           *slog.Logger
+	// MaxRequestsInflight and MaxMutatingRequestsInflight are summed, as
+	// upstream's API priority and fairness does, into the seats the
+	// priority levels share (defaults 400 and 200).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// RequestQueueTimeout is the longest a request waits for a seat
+	// before it is answered 429 (default 15s, upstream's 1/4 of its 60s
+	// request timeout).
+	RequestQueueTimeout time.Duration
+	// WatchWriteTimeout is how long one write to a watch may block (a
+	// client that stopped reading) before the watch is cut off
+	// (default 30s).
+	WatchWriteTimeout time.Duration
+	Logger            *slog.Logger
 }
 
 // Validate fills defaults and checks the config.
@@ -106,6 +120,24 @@ func (c *Config) Validate() error {
 	if c.BookmarkInterval == 0 {
 		c.BookmarkInterval = time.Minute
 	}
+	if c.MaxRequestsInflight == 0 {
+		c.MaxRequestsInflight = 400
+	}
+	if c.MaxMutatingRequestsInflight == 0 {
+		c.MaxMutatingRequestsInflight = 200
+	}
+	if c.MaxRequestsInflight < 0 || c.MaxMutatingRequestsInflight < 0 {
+		return fmt.Errorf("apiserver: max requests in flight must not be negative (%d, %d)", c.MaxRequestsInflight, c.MaxMutatingRequestsInflight)
+	}
+	if c.RequestQueueTimeout == 0 {
+		c.RequestQueueTimeout = 15 * time.Second
+	}
+	if c.WatchWriteTimeout == 0 {
+		c.WatchWriteTimeout = 30 * time.Second
+	}
+	if c.RequestQueueTimeout < 0 || c.WatchWriteTimeout < 0 {
+		return errors.New("apiserver: request queue and watch write timeouts must be positive")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -142,6 +174,8 @@ type Server struct {
 	namespaceCache, priorityClassCache *objectCache
 	// frames shares encoded watch events between watchers.
 	frames *frameMemo
+	// flowControl holds the priority levels (fairness.go).
+	flowControl *flowControl
 }
 
 // New builds the server: one store per resource and the route table.
@@ -183,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 	s.priorityClassCache = s.cacheObjects(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"))
 	s.discovery = s.buildDiscovery()
 	s.openapi = newOpenAPIServer(s.scheme, all)
+	s.flowControl = newFlowControl(cfg.MaxRequestsInflight+cfg.MaxMutatingRequestsInflight, cfg.RequestQueueTimeout, s.metrics.registry)
 	s.handler = s.buildHandler()
 	return s, nil
 }

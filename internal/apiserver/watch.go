@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -70,9 +72,13 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 	enc := s.newWatchEncoder(format, ep)
 	w.Header().Set("Content-Type", enc.ContentType())
 	w.Header().Set("Cache-Control", "no-cache, private")
+	guard := newWriteGuard(w, s.cfg.WatchWriteTimeout)
+	defer guard.close()
 	w.WriteHeader(http.StatusOK)
 	if flusher != nil {
-		flusher.Flush()
+		if guard.write(w, nil, flusher) != nil {
+			return
+		}
 	}
 	first := true
 	for {
@@ -99,14 +105,18 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 				s.log.Warn("watch: encoding event", "resource", ep.res.GroupResource().String(), "err", err)
 				return
 			}
-			if _, err := w.Write(frame); err != nil {
-				return
-			}
 			// Events already waiting go out in the same write: under load
 			// a flush (a TLS record and a syscall) per event is much of
 			// the cost of a watch.
-			if flusher != nil && len(wi.ResultChan()) == 0 {
-				flusher.Flush()
+			var flush http.Flusher
+			if len(wi.ResultChan()) == 0 {
+				flush = flusher
+			}
+			if err := guard.write(w, frame, flush); err != nil {
+				if errors.Is(err, errWatchWriteTimeout) {
+					s.log.Debug("watch: closing a client that does not read", "resource", ep.res.GroupResource().String(), "user", userOf(r))
+				}
+				return
 			}
 		}
 	}
@@ -171,4 +181,12 @@ func validateWatchList(o listOptions) error {
 			"resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")})
 	}
 	return nil
+}
+
+// userOf names the request's user for logs.
+func userOf(r *http.Request) string {
+	if u, ok := auth.UserFrom(r.Context()); ok && u != nil {
+		return u.Name
+	}
+	return ""
 }

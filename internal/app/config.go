@@ -49,6 +49,10 @@ type ServerConfig struct {
 	DisableControllerManager, DisableScheduler bool
 	// NodeMonitorGracePeriod for the node lifecycle controller (0: 40s).
 	NodeMonitorGracePeriod time.Duration
+	// MaxRequestsInflight and MaxMutatingRequestsInflight sum to the API
+	// server's concurrency limit, shared by its priority levels (0: 400
+	// and 200, upstream's defaults).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
 
 	// DisableAgent runs no node on the server's machine (a control plane
 	// only; nodes join with `skiff agent`).

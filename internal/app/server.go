@@ -155,6 +155,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		ServiceAccountTokens: saTokens,
 		KubeletClientTLS:     &tls.Config{Certificates: []tls.Certificate{kubeletPair}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
 		Logger:               s.log,
+
+		MaxRequestsInflight:         cfg.MaxRequestsInflight,
+		MaxMutatingRequestsInflight: cfg.MaxMutatingRequestsInflight,
 	})
 	if err != nil {
 		return nil, err
