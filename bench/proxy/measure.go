@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +33,8 @@ type sizeResult struct {
 	MinSyncPeriodMS   float64           `json:"min_sync_period_ms"`
 	NFTTransactions   int               `json:"nft_transactions"`
 	FullSyncNFTLength int               `json:"full_sync_nft_bytes"`
+	FirstPacket       *firstPacket      `json:"first_packet,omitempty"`
+	Throughput        *throughput       `json:"throughput,omitempty"`
 }
 
 // recorder wraps the real nftables and notes when a transaction that
@@ -101,15 +102,12 @@ func objects(n, epsPer int) []runtime.Object {
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-node"},
 		Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.77.1"}}},
 	}}
-	base := netip.MustParseAddr("10.43.0.0").As4()
-	port, proto, pname := int32(8080), corev1.ProtocolTCP, "http"
+	port, proto, pname := int32(backendPort), corev1.ProtocolTCP, "http"
 	for i := range n {
-		ip := base
-		ip[2], ip[3] = byte((i+1)>>8), byte(i+1)
 		name := fmt.Sprintf("svc-%05d", i)
 		objs = append(objs, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: name},
-			Spec: corev1.ServiceSpec{ClusterIP: netip.AddrFrom4(ip).String(), Type: corev1.ServiceTypeClusterIP,
+			Spec: corev1.ServiceSpec{ClusterIP: clusterIP(i).String(), Type: corev1.ServiceTypeClusterIP,
 				Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
 		})
 		s := &discoveryv1.EndpointSlice{
@@ -117,17 +115,20 @@ func objects(n, epsPer int) []runtime.Object {
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Ports:       []discoveryv1.EndpointPort{{Name: &pname, Port: &port, Protocol: &proto}},
 		}
+		// Every Service's endpoint j is backend address j: real
+		// listeners for the data-plane measurements (topology.go).
 		for j := range epsPer {
-			k := (i*epsPer+j)%65000 + 1
-			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.42.%d.%d", k>>8, k&0xff)}})
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{backendIP(j)}})
 		}
 		objs = append(objs, s)
 	}
 	return objs
 }
 
-func runSize(parent context.Context, n, changes int) (sizeResult, error) {
-	const epsPer = 10
+// runSize measures one size. With dp set it measures the data plane
+// too, last, so that its connections do not disturb the sync timings.
+func runSize(parent context.Context, n, changes int, dp *dataplane, dpo dataplaneOptions) (sizeResult, error) {
+	const epsPer = backendCount
 	res := sizeResult{Services: n, EndpointsPer: epsPer}
 	real, err := knftables.New(knftables.IPv4Family, proxy.TableName)
 	if err != nil {
@@ -179,7 +180,9 @@ func runSize(parent context.Context, n, changes int) (sizeResult, error) {
 	slices := cs.DiscoveryV1().EndpointSlices("bench")
 	for c := range changes {
 		time.Sleep(2 * minSync)
-		i := (c * 7919) % n
+		// Neither the first nor the last Service: the data plane is
+		// measured through those, afterwards.
+		i := 1 + (c*7919)%(n-2)
 		s, err := slices.Get(ctx, fmt.Sprintf("svc-%05d-1", i), metav1.GetOptions{})
 		if err != nil {
 			return res, err
@@ -209,5 +212,11 @@ func runSize(parent context.Context, n, changes int) (sizeResult, error) {
 	rec.mu.Lock()
 	res.NFTTransactions = len(rec.runs)
 	rec.mu.Unlock()
+
+	if dp != nil {
+		if res.FirstPacket, res.Throughput, err = measureDataplane(dp, n, dpo); err != nil {
+			return res, fmt.Errorf("data plane: %w", err)
+		}
+	}
 	return res, nil
 }

@@ -63,6 +63,9 @@ var (
 	noneProxy = anchor{Note: "anchor: none published (the nftables kube-proxy blog gives no control-plane figures: " + nftBlogURL + ")"}
 	noneNet   = anchor{Note: "anchor: none published (network programming latency SLO is WIP, threshold \"X\": " + netSLOURL + ")"}
 	none      = anchor{Note: "anchor: none published"}
+
+	noneFirstPacket = anchor{Note: "anchor: none published; expected flat in the number of Services (one verdict-map lookup per new connection)"}
+	noneClusterIP   = anchor{Note: "anchor: none published for ClusterIP vs straight-to-pod throughput; ratio = ClusterIP ÷ direct"}
 )
 
 // anchors maps metric keys ("<area>/<json path>", * for any run-specific
@@ -92,6 +95,8 @@ var anchors = []struct {
 	{"proxy/*.full_sync_ms", noneProxy},
 	{"proxy/*.incremental_sync.p50_ms", noneProxy},
 	{"proxy/*.endpoint_to_rule.p99_ms", noneNet},
+	{"proxy/*.first_packet.*", noneFirstPacket},
+	{"proxy/*.throughput.*", noneClusterIP},
 
 	{"dns/*.per_second", corednsQPS},
 	{"dns/*.p50_ms", corednsLatency},
@@ -158,11 +163,25 @@ var areas = []struct {
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
 		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
 	}},
-	{"proxy", "Service proxy (nftables)", "`go run ./bench/proxy` (root): the real proxy against the kernel's nftables in a fresh network namespace, fed by a fake clientset; N Services × 10 endpoints.", []row{
+	{"proxy", "Service proxy (nftables)", "`go run ./bench/proxy` (root): the real proxy against the kernel's nftables in a fresh network namespace, fed by a fake clientset; N Services × 10 endpoints. " +
+		"Data plane: a client pod namespace and a backend pod namespace routed through the proxy's (veth pairs, both in the cluster CIDR, so no masquerade); every Service's 10 endpoints are 10 addresses of one Go HTTP server in the backend. " +
+		"\"TCP connect\" is connect() from the client (SYN → SYN-ACK → established), i.e. the first packet of a connection, the one the DNAT rules see; \"direct\" goes straight to a pod IP, the baseline without DNAT. " +
+		"Requests/s: a Go load generator in the client, a fixed number of connections kept alive, or a new connection per request (where DNAT costs, once per connection), direct and through the last Service's ClusterIP in up to 10 alternating slices.", []row{
 		{"services_*.full_sync_ms", "full sync, {1} Services", "ms"},
 		{"services_*.incremental_sync.p50_ms", "incremental sync p50, {1} Services", "ms"},
 		{"services_*.endpoint_to_rule.p50_ms", "endpoint change → rule p50, {1} Services", "ms"},
 		{"services_*.endpoint_to_rule.p99_ms", "endpoint change → rule p99, {1} Services", "ms"},
+		{"services_*.first_packet.direct.p50_us", "TCP connect p50, straight to the pod IP (no DNAT), {1} Services", "us"},
+		{"services_*.first_packet.first_service.p50_us", "TCP connect p50, ClusterIP of the first Service, {1} Services", "us"},
+		{"services_*.first_packet.last_service.p50_us", "TCP connect p50, ClusterIP of the last Service, {1} Services", "us"},
+		{"services_*.first_packet.direct.p99_us", "TCP connect p99, straight to the pod IP (no DNAT), {1} Services", "us"},
+		{"services_*.first_packet.last_service.p99_us", "TCP connect p99, ClusterIP of the last Service, {1} Services", "us"},
+		{"services_*.throughput.keepalive.direct_per_second", "HTTP req/s, kept-alive connections, straight to the pod, {1} Services", "/s"},
+		{"services_*.throughput.keepalive.cluster_ip_per_second", "HTTP req/s, kept-alive connections, through the ClusterIP, {1} Services", "/s"},
+		{"services_*.throughput.keepalive.cluster_ip_vs_direct", "kept-alive req/s, ClusterIP ÷ direct, {1} Services", "ratio"},
+		{"services_*.throughput.new_connection.direct_per_second", "HTTP req/s, new connection per request, straight to the pod, {1} Services", "/s"},
+		{"services_*.throughput.new_connection.cluster_ip_per_second", "HTTP req/s, new connection per request, through the ClusterIP, {1} Services", "/s"},
+		{"services_*.throughput.new_connection.cluster_ip_vs_direct", "new-connection req/s, ClusterIP ÷ direct, {1} Services", "ratio"},
 	}},
 	{"dns", "Cluster DNS", "`go run ./bench/dns`: the real dns.Server over UDP on loopback, fed by a fake clientset; clients share the machine's cores.", []row{
 		{"*.per_second", "{1} queries/s", "/s"},

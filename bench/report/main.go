@@ -136,6 +136,8 @@ func toBase(v float64, unit string) float64 {
 	switch unit {
 	case "ns":
 		return v / 1e6
+	case "us":
+		return v / 1000
 	case "s":
 		return v * 1000
 	case "kib":
@@ -167,6 +169,13 @@ func format(v float64, unit string) string {
 		return fmt.Sprintf("%s/s", thousands(v))
 	case "mcores":
 		return fmt.Sprintf("%.2f millicores", v)
+	case "us":
+		if v*1000 >= 100 {
+			return fmt.Sprintf("%.0f µs", v*1000)
+		}
+		return fmt.Sprintf("%.1f µs", v*1000)
+	case "ratio":
+		return fmt.Sprintf("%.3f", v)
 	}
 	return thousands(v)
 }

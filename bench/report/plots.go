@@ -16,6 +16,7 @@ var chartOrder = []struct{ Area, File, Title string }{
 	{"node", "report-pod-startup.svg", "pod startup latency CDF"},
 	{"density", "report-density-startup.svg", "density pod startup CDF"},
 	{"proxy", "report-proxy.svg", "proxy sync time vs Services"},
+	{"proxy", "report-proxy-first-packet.svg", "first-packet (TCP connect) latency vs Services"},
 	{"dns", "report-dns.svg", "DNS queries per second"},
 }
 
@@ -111,6 +112,21 @@ func plots(results map[string]*result) map[string][]byte {
 		if len(series) > 0 {
 			charts["report-proxy.svg"] = svgplot.Chart{Title: "nftables sync time vs Services (×10 endpoints)", XLabel: "Services (log)",
 				YLabel: "ms (log)", LogX: true, LogY: true, Series: series}.SVG()
+		}
+	}
+	if r := results["proxy"]; r != nil {
+		var series []svgplot.Series
+		// p50 only: the p99s, ten times larger and noisy on a shared
+		// machine, would flatten the lines the chart is for.
+		for _, m := range []struct{ key, name string }{{"direct.p50_us", "direct to pod IP p50"},
+			{"first_service.p50_us", "first Service's ClusterIP p50"}, {"last_service.p50_us", "last Service's ClusterIP p50"}} {
+			if xs, ys := numbered(r.flat, "services_*.first_packet."+m.key); len(xs) > 0 {
+				series = append(series, svgplot.Series{Name: m.name, X: xs, Y: ys})
+			}
+		}
+		if len(series) > 0 {
+			charts["report-proxy-first-packet.svg"] = svgplot.Chart{Title: "TCP connect (first packet) through the proxy vs Services", XLabel: "Services (log)",
+				YLabel: "µs (p50)", LogX: true, Series: series}.SVG()
 		}
 	}
 	if r := results["dns"]; r != nil {
