@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,11 @@ the kubelet and its HTTPS server on --kubelet-port. Needs root.`,
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", 10250, "port of the kubelet's HTTPS server")
 	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/kubepods", "cgroupfs parent of the node's pods (one per node when nodes share a machine)")
 	f.BoolVar(&cfg.DisableProxy, "disable-proxy", false, "run no Service proxy (nftables) on this node")
+	f.IntVar(&cfg.ImageGCHighThresholdPercent, "image-gc-high-threshold", 85,
+		"image filesystem usage percent that starts image garbage collection (100: never)")
+	f.IntVar(&cfg.ImageGCLowThresholdPercent, "image-gc-low-threshold", 80, "usage percent image garbage collection frees down to")
+	f.DurationVar(&cfg.ImageMinimumGCAge, "minimum-image-gc-age", 2*time.Minute, "an unused image is kept at least this long")
+	f.DurationVar(&cfg.ImageMaximumGCAge, "image-maximum-gc-age", 0, "an image unused this long is removed whatever the usage (0: never)")
 	f.StringToStringVar(&labels, "node-labels", nil, "extra labels for the Node (k=v,...)")
 	f.BoolVar(&cleanup, "cleanup", false,
 		"instead of running: remove every pod, mount, cgroup, bridge, nftables table and the data dir a stopped agent left")

@@ -55,8 +55,12 @@ type AgentConfig struct {
 	CgroupRoot string
 	// DisableProxy runs no Service proxy on this node.
 	DisableProxy bool
-	Labels       map[string]string
-	Logger       *slog.Logger
+	// Image garbage collection, as the kubelet's flags of the same names
+	// (zero values: upstream's defaults 85, 80, 2m, off).
+	ImageGCHighThresholdPercent, ImageGCLowThresholdPercent int
+	ImageMinimumGCAge, ImageMaximumGCAge                    time.Duration
+	Labels                                                  map[string]string
+	Logger                                                  *slog.Logger
 
 	// registryReady, from an in-process server, closes once the built-in
 	// images are in the registry.
@@ -175,6 +179,12 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		Port:          int32(cfg.KubeletPort),
 		CgroupRoot:    cfg.CgroupRoot,
 		Logger:        log.With("component", "kubelet"),
+
+		ImageGCHighThresholdPercent: cfg.ImageGCHighThresholdPercent,
+		ImageGCLowThresholdPercent:  cfg.ImageGCLowThresholdPercent,
+		ImageMinimumGCAge:           cfg.ImageMinimumGCAge,
+		ImageMaximumGCAge:           cfg.ImageMaximumGCAge,
+		PodSandboxImage:             images.PauseImage,
 	})
 	if err != nil {
 		return err

@@ -34,6 +34,11 @@ const (
 	DefaultBackOffInitial            = 10 * time.Second
 	DefaultBackOffMax                = 5 * time.Minute
 	DefaultMaxDeadContainers         = 2
+	DefaultImageGCPeriod             = 5 * time.Minute
+	DefaultImageGCHighThreshold      = 85
+	DefaultImageGCLowThreshold       = 80
+	DefaultImageMinimumGCAge         = 2 * time.Minute
+	DefaultPodSandboxImage           = "registry.k8s.io/pause:3.10"
 )
 
 // Config is the kubelet's configuration. NodeName, Client, Runtime and
@@ -102,7 +107,7 @@ type Config struct {
 	NodeLeaseRenewInterval    time.Duration // lease renewed (10s)
 	NodeLeaseDurationSeconds  int32         // lease duration (40)
 	RelistPeriod              time.Duration // runtime relisted for changes (1s)
-	ResyncPeriod              time.Duration // every pod synced at least this often (10s)
+	ResyncPeriod              time.Duration // every pod synced at least this often, jittered down to 3/4 (10s)
 	CrashLoopBackOffInitial   time.Duration // first restart delay (10s)
 	CrashLoopBackOffMax       time.Duration // cap (5m); reset after 2×cap of running
 	ImagePullBackOffInitial   time.Duration // (10s)
@@ -110,6 +115,23 @@ type Config struct {
 	// MaxDeadContainers kept per container of a pod (2: the last exit and
 	// the one before, for state and lastState).
 	MaxDeadContainers int
+
+	// Image garbage collection (imagegc.go), defaults as upstream's.
+	ImageGCPeriod               time.Duration // how often it looks (5m)
+	ImageGCHighThresholdPercent int           // image fs usage that starts a collection (85); 100 turns image GC off
+	ImageGCLowThresholdPercent  int           // usage a collection frees down to (80)
+	ImageMinimumGCAge           time.Duration // an unused image is kept at least this long after first seen (2m)
+	ImageMaximumGCAge           time.Duration // an image unused this long goes whatever the usage (0: never)
+	// PodSandboxImage is the runtime's pause image, which image GC never
+	// removes (default registry.k8s.io/pause:3.10, what skiff configures
+	// containerd with).
+	PodSandboxImage string
+	// ImageFsCapacity reports the size and free bytes of the filesystem
+	// mounted at mountpoint, the image filesystem the runtime's
+	// ImageFsInfo names (the CRI reports usage, not capacity). Default:
+	// statfs on real nodes; none on hollow nodes, which then collect no
+	// images.
+	ImageFsCapacity func(mountpoint string) (capacity, available uint64, err error)
 }
 
 // setDefaults fills zero fields; validate must pass first.
@@ -167,6 +189,27 @@ func (c *Config) setDefaults() {
 	def(&c.CrashLoopBackOffMax, DefaultBackOffMax)
 	def(&c.ImagePullBackOffInitial, DefaultBackOffInitial)
 	def(&c.ImagePullBackOffMax, DefaultBackOffMax)
+	def(&c.ImageGCPeriod, DefaultImageGCPeriod)
+	def(&c.ImageMinimumGCAge, DefaultImageMinimumGCAge)
+	c.ImageGCHighThresholdPercent, c.ImageGCLowThresholdPercent = c.imageGCThresholds()
+	if c.PodSandboxImage == "" {
+		c.PodSandboxImage = DefaultPodSandboxImage
+	}
+	if c.ImageFsCapacity == nil && !c.Hollow {
+		c.ImageFsCapacity = statfsCapacity
+	}
+}
+
+// imageGCThresholds are the image GC thresholds with defaults applied.
+func (c *Config) imageGCThresholds() (high, low int) {
+	high, low = c.ImageGCHighThresholdPercent, c.ImageGCLowThresholdPercent
+	if high == 0 {
+		high = DefaultImageGCHighThreshold
+	}
+	if low == 0 {
+		low = min(DefaultImageGCLowThreshold, high)
+	}
+	return high, low
 }
 
 // Validate reports what is missing or malformed.
@@ -195,5 +238,32 @@ func (c *Config) Validate() error {
 	if c.CgroupRoot != "" && (!path.IsAbs(c.CgroupRoot) || path.Clean(c.CgroupRoot) != c.CgroupRoot || c.CgroupRoot == "/") {
 		errs = append(errs, fmt.Errorf("CgroupRoot %q is not a clean absolute cgroup path below the root", c.CgroupRoot))
 	}
+	errs = append(errs, c.validateImageGC()...)
 	return errors.Join(errs...)
+}
+
+// validateImageGC checks the image GC settings as upstream's kubelet
+// configuration validation does.
+func (c *Config) validateImageGC() []error {
+	var errs []error
+	high, low := c.imageGCThresholds()
+	if high < 0 || high > 100 {
+		errs = append(errs, fmt.Errorf("ImageGCHighThresholdPercent (%d) must be between 0 and 100", high))
+	}
+	if low < 0 || low > 100 {
+		errs = append(errs, fmt.Errorf("ImageGCLowThresholdPercent (%d) must be between 0 and 100", low))
+	}
+	if low > high {
+		errs = append(errs, fmt.Errorf("ImageGCLowThresholdPercent (%d) must not exceed ImageGCHighThresholdPercent (%d)", low, high))
+	}
+	minAge := c.ImageMinimumGCAge
+	if minAge <= 0 {
+		minAge = DefaultImageMinimumGCAge
+	}
+	if c.ImageMaximumGCAge < 0 {
+		errs = append(errs, fmt.Errorf("ImageMaximumGCAge %v must not be negative", c.ImageMaximumGCAge))
+	} else if c.ImageMaximumGCAge > 0 && c.ImageMaximumGCAge <= minAge {
+		errs = append(errs, fmt.Errorf("ImageMaximumGCAge %v must be greater than ImageMinimumGCAge %v", c.ImageMaximumGCAge, minAge))
+	}
+	return errs
 }

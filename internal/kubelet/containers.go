@@ -26,7 +26,9 @@ func (k *Kubelet) startContainer(ctx context.Context, st *podState, s *startSpec
 	fail := func(reason, msg string) {
 		k.setWaiting(st, c.Name, &corev1.ContainerStateWaiting{Reason: reason, Message: msg})
 	}
+	traceStep(ctx, "prepare")
 	pulled := k.ensureImage(ctx, s)
+	traceStep(ctx, "image")
 	if pulled.reason != "" {
 		k.recorder.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %s", pulled.reason)
 		fail(pulled.reason, pulled.msg)
@@ -39,13 +41,16 @@ func (k *Kubelet) startContainer(ctx context.Context, st *podState, s *startSpec
 		fail(reasonCreateContainerConfig, msg)
 		return false, time.Time{}
 	}
+	traceStep(ctx, "config")
 	id, err := k.runtime.CreateContainer(ctx, s.sandbox.Id, cfg, s.sandboxCfg)
+	traceStep(ctx, "create")
 	if err != nil {
 		msg := grpcMessage(err)
 		k.recorder.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
 		fail(reasonCreateContainer, msg)
 		return false, time.Time{}
 	}
+	k.imageGC.markUsed(pulled.imageRef)
 	k.recorder.Eventf(ref, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	if err := k.runtime.StartContainer(ctx, id); err != nil {
 		msg := grpcMessage(err)
@@ -53,6 +58,7 @@ func (k *Kubelet) startContainer(ctx context.Context, st *podState, s *startSpec
 		fail(reasonRunContainer, msg)
 		return false, time.Time{}
 	}
+	traceStep(ctx, "start")
 	k.recorder.Eventf(ref, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	k.setWaiting(st, c.Name, nil)
 

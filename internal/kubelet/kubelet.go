@@ -61,6 +61,7 @@ type Kubelet struct {
 	podInformer cache.Controller
 	crashBack   *backOff
 	pullBack    *backOff
+	imageGC     *imageGC
 
 	mu   sync.Mutex
 	pods map[types.UID]*podState
@@ -95,6 +96,12 @@ type podState struct {
 	deleted bool
 	// firstSeen is the pod's start time until the API has one.
 	firstSeen metav1.Time
+	// postedPhase is the phase of the kubelet's last status write: the
+	// informer's echo of it is no reason to sync again.
+	postedPhase corev1.PodPhase
+	// observedAt is when the informer first delivered the pod (wall
+	// clock; for sync timing logs only).
+	observedAt time.Time
 }
 
 // nodeState is the node status loop's memory.
@@ -150,6 +157,7 @@ func New(cfg Config) (*Kubelet, error) {
 		cfg.EventBroadcaster = k.broadcaster
 	}
 	k.recorder = cfg.EventBroadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+	k.imageGC = newImageGC(k)
 	return k, nil
 }
 
@@ -198,6 +206,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	}
 	run(k.runPLEG)
 	run(k.runHeartbeat)
+	run(func(ctx context.Context) { k.imageGC.run(ctx, k.cfg.ImageGCPeriod) })
 	<-ctx.Done()
 	return nil
 }

@@ -13,8 +13,12 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// maxNodeImages is how many images the Node lists, as upstream.
-const maxNodeImages = 50
+// maxNodeImages is how many images the Node lists, and
+// maxNamesPerImage how many names each, as upstream.
+const (
+	maxNodeImages    = 50
+	maxNamesPerImage = 5
+)
 
 // runHeartbeat renews the lease every NodeLeaseRenewInterval and
 // computes the node's status every NodeStatusUpdateFrequency, writing it
@@ -235,7 +239,8 @@ func (k *Kubelet) runtimeHealth(ctx context.Context) []string {
 	return errs
 }
 
-// nodeImages lists the runtime's images, largest first, at most 50.
+// nodeImages lists the runtime's images, largest first, at most 50,
+// each with at most 5 names (digests first, then tags).
 func (k *Kubelet) nodeImages(ctx context.Context) []corev1.ContainerImage {
 	imgs, err := k.images.ListImages(ctx, nil)
 	if err != nil {
@@ -250,6 +255,9 @@ func (k *Kubelet) nodeImages(ctx context.Context) []corev1.ContainerImage {
 		names := append(append([]string{}, img.RepoDigests...), img.RepoTags...)
 		if len(names) == 0 {
 			continue
+		}
+		if len(names) > maxNamesPerImage {
+			names = names[:maxNamesPerImage]
 		}
 		out = append(out, corev1.ContainerImage{Names: names, SizeBytes: int64(img.Size)})
 	}

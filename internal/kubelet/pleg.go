@@ -10,12 +10,11 @@ import (
 // runPLEG is the pod lifecycle event generator: every RelistPeriod it
 // lists all sandboxes and containers and syncs the pods whose runtime
 // state changed (a container exited, a sandbox died) or that the API
-// server does not know (orphans, to clean up). Every ResyncPeriod it
-// syncs every pod anyway, which also retries whatever the events missed.
+// server does not know (orphans, to clean up). The periodic resync that
+// retries whatever the events missed is each pod's own (withResync).
 // One goroutine per node.
 func (k *Kubelet) runPLEG(ctx context.Context) {
 	prev := map[string]string{} // runtime object id → pod uid + state
-	lastResync := k.clock.Now()
 	k.poll(ctx, k.cfg.RelistPeriod, func(ctx context.Context) {
 		next, err := k.relist(ctx)
 		if err != nil {
@@ -36,16 +35,6 @@ func (k *Kubelet) runPLEG(ctx context.Context) {
 			}
 		}
 		prev = next
-		if k.clock.Since(lastResync) >= k.cfg.ResyncPeriod {
-			lastResync = k.clock.Now()
-			k.mu.Lock()
-			for uid, st := range k.pods {
-				if !st.deleted {
-					changed[uid] = true
-				}
-			}
-			k.mu.Unlock()
-		}
 		for uid := range changed {
 			if uid != "" {
 				k.workers.Enqueue(uid)

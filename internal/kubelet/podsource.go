@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -51,6 +52,9 @@ func (k *Kubelet) observePod(obj any) {
 	st := k.state(pod.UID, true)
 	k.mu.Lock()
 	st.pod = pod
+	if st.observedAt.IsZero() {
+		st.observedAt = time.Now()
+	}
 	k.mu.Unlock()
 	k.workers.Enqueue(pod.UID)
 }
@@ -65,23 +69,29 @@ func (k *Kubelet) observePodUpdate(oldObj, obj any) {
 	if !ok1 || !ok2 {
 		return
 	}
-	if podChangeMatters(old, pod) {
+	st := k.state(pod.UID, true)
+	k.mu.Lock()
+	posted := st.postedPhase
+	k.mu.Unlock()
+	if podChangeMatters(old, pod, posted) {
 		k.observePod(pod)
 		return
 	}
-	st := k.state(pod.UID, true)
 	k.mu.Lock()
 	st.pod = pod
 	k.mu.Unlock()
 }
 
-// podChangeMatters says an update changes what the kubelet does.
-func podChangeMatters(old, pod *corev1.Pod) bool {
+// podChangeMatters says an update changes what the kubelet does. A
+// phase change to postedPhase, the phase the kubelet itself last wrote, is
+// its own write coming back and does not count, unless it is terminal
+// (the sync after that tears the pod down).
+func podChangeMatters(old, pod *corev1.Pod, postedPhase corev1.PodPhase) bool {
 	if !apiequality.Semantic.DeepEqual(old.Spec, pod.Spec) ||
 		!apiequality.Semantic.DeepEqual(old.Labels, pod.Labels) ||
 		!apiequality.Semantic.DeepEqual(old.Annotations, pod.Annotations) ||
 		!old.DeletionTimestamp.Equal(pod.DeletionTimestamp) ||
-		old.Status.Phase != pod.Status.Phase {
+		old.Status.Phase != pod.Status.Phase && (pod.Status.Phase != postedPhase || isTerminalPhase(pod.Status.Phase)) {
 		return true
 	}
 	// Readiness gates read conditions that others set.

@@ -68,8 +68,11 @@ func (k *Kubelet) updatePodStatus(ctx context.Context, pod *corev1.Pod, status c
 		return fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	k.mu.Lock()
-	if st, ok := k.pods[pod.UID]; ok && st.pod != nil && st.pod.ResourceVersion == pod.ResourceVersion {
-		st.pod = updated
+	if st, ok := k.pods[pod.UID]; ok {
+		st.postedPhase = updated.Status.Phase
+		if st.pod != nil && st.pod.ResourceVersion == pod.ResourceVersion {
+			st.pod = updated
+		}
 	}
 	k.mu.Unlock()
 	return nil

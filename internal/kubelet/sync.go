@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,38 @@ import (
 // at once for a UID. The returned duration asks for another sync then
 // (a backoff ending); errors are retried with backoff.
 func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, error) {
+	after, err := k.syncPodOnce(ctx, uid)
+	if err != nil {
+		return after, err
+	}
+	return k.withResync(uid, after), nil
+}
+
+// withResync adds the pod's periodic resync to a sync's requeue: each pod
+// is synced again between three quarters of a ResyncPeriod and a whole
+// one after its last sync, as upstream's pod workers requeue themselves
+// with jitter.
+// Pods so come up for resync spread out, not all at one tick: a burst of
+// a node's every pod reading the runtime at once stalls the pods that are
+// starting meanwhile. Pods the kubelet is done with are not requeued.
+func (k *Kubelet) withResync(uid types.UID, after time.Duration) time.Duration {
+	k.mu.Lock()
+	st, ok := k.pods[uid]
+	live := ok && !st.deleted
+	k.mu.Unlock()
+	if !live {
+		return after
+	}
+	period := int64(k.cfg.ResyncPeriod)
+	resync := time.Duration(period - rand.Int64N(period/4+1))
+	if after <= 0 || resync < after {
+		return resync
+	}
+	return after
+}
+
+// syncPodOnce is one sync of the pod; see syncPod.
+func (k *Kubelet) syncPodOnce(ctx context.Context, uid types.UID) (time.Duration, error) {
 	pod, gone, deleted, known := k.snapshot(uid)
 	pr, err := k.readPodRuntime(ctx, uid)
 	if err != nil {
@@ -64,6 +97,8 @@ func (r *requeue) after(now time.Time) time.Duration {
 // reports status, and stops the pod once it is finished.
 func (k *Kubelet) syncActivePod(ctx context.Context, pod *corev1.Pod, pr *podRuntime) (time.Duration, error) {
 	st := k.state(pod.UID, true)
+	ctx, tr := k.startTrace(ctx)
+	defer k.logTrace(tr, st, pod.Namespace+"/"+pod.Name)
 	var again requeue
 	now := k.clock.Now()
 
@@ -76,6 +111,7 @@ func (k *Kubelet) syncActivePod(ctx context.Context, pod *corev1.Pod, pr *podRun
 	k.probes.AddPod(pod)
 
 	vols, err := k.volumes.SetUp(ctx, pod)
+	traceStep(ctx, "volumes")
 	if err != nil {
 		k.podEvent(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: "+err.Error())
 		if perr := k.postPodStatus(ctx, pod, pr, false); perr != nil {
@@ -92,9 +128,11 @@ func (k *Kubelet) syncActivePod(ctx context.Context, pod *corev1.Pod, pr *podRun
 			_ = k.postPodStatus(ctx, pod, pr, false)
 			return 0, err
 		}
+		traceStep(ctx, "sandbox")
 		if pr, err = k.readPodRuntime(ctx, pod.UID); err != nil {
 			return 0, err
 		}
+		traceStep(ctx, "readRuntime")
 	}
 	if sb != nil {
 		if err := k.syncContainers(ctx, pod, st, pr, sb, vols, &again); err != nil {
@@ -103,6 +141,7 @@ func (k *Kubelet) syncActivePod(ctx context.Context, pod *corev1.Pod, pr *podRun
 		if pr, err = k.readPodRuntime(ctx, pod.UID); err != nil {
 			return 0, err
 		}
+		traceStep(ctx, "readRuntime")
 	}
 
 	status := k.podStatus(pod, pr, false)
@@ -119,6 +158,7 @@ func (k *Kubelet) syncActivePod(ctx context.Context, pod *corev1.Pod, pr *podRun
 	if err := k.updatePodStatus(ctx, pod, status); err != nil {
 		return 0, err
 	}
+	traceStep(ctx, "status")
 	k.gcContainers(ctx, pod, pr)
 	return again.after(k.clock.Now()), nil
 }

@@ -20,6 +20,7 @@ type image struct {
 	id     string // sha256:...
 	digest string // sha256:...
 	size   uint64
+	pinned bool // never garbage collected (CRI Image.pinned)
 }
 
 func newImage(ref string) *image {
@@ -36,7 +37,7 @@ func (i *image) repoDigest() string { return repository(i.ref) + "@" + i.digest 
 func (i *image) api() *runtimeapi.Image {
 	return &runtimeapi.Image{
 		Id: i.id, RepoTags: []string{i.ref}, RepoDigests: []string{i.repoDigest()}, Size: i.size,
-		Spec: &runtimeapi.ImageSpec{Image: i.id},
+		Spec: &runtimeapi.ImageSpec{Image: i.id}, Pinned: i.pinned,
 	}
 }
 
@@ -45,12 +46,20 @@ func (i *image) api() *runtimeapi.Image {
 type imageStore struct {
 	pullable map[string]bool
 	present  map[string]*image // by normalized ref
+	sizes    map[string]uint64 // by normalized ref: sizes that override the made-up one
+	pinned   map[string]bool   // by normalized ref
 }
 
-func newImageStore(pullable []string) *imageStore {
-	s := &imageStore{pullable: map[string]bool{}, present: map[string]*image{}}
+func newImageStore(pullable []string, sizes map[string]uint64, pinned []string) *imageStore {
+	s := &imageStore{pullable: map[string]bool{}, present: map[string]*image{}, sizes: map[string]uint64{}, pinned: map[string]bool{}}
 	for _, ref := range pullable {
 		s.pullable[normalizeRef(ref)] = true
+	}
+	for ref, size := range sizes {
+		s.sizes[normalizeRef(ref)] = size
+	}
+	for _, ref := range pinned {
+		s.pinned[normalizeRef(ref)] = true
 	}
 	return s
 }
@@ -65,6 +74,10 @@ func (s *imageStore) pull(ref string, force bool) *image {
 		return nil
 	}
 	img := newImage(ref)
+	if size, ok := s.sizes[ref]; ok {
+		img.size = size
+	}
+	img.pinned = s.pinned[ref]
 	s.present[ref] = img
 	return img
 }
@@ -159,23 +172,52 @@ func (r *Runtime) RemoveImage(_ context.Context, spec *runtimeapi.ImageSpec) err
 	return nil
 }
 
+// ImageFsMountpoint is the image filesystem the fake reports.
+const ImageFsMountpoint = "/var/lib/containerd"
+
 // ImageFsInfo reports the present images' total size on one filesystem.
 func (r *Runtime) ImageFsInfo(_ context.Context) (*runtimeapi.ImageFsInfoResponse, error) {
 	if err := r.lock(); err != nil {
 		return nil, err
 	}
 	defer r.mu.Unlock()
-	var used uint64
-	for _, img := range r.images.present {
-		used += img.size
-	}
+	used := r.images.used()
 	fs := &runtimeapi.FilesystemUsage{
 		Timestamp:  r.clock.Now().UnixNano(),
-		FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: "/var/lib/containerd"},
+		FsId:       &runtimeapi.FilesystemIdentifier{Mountpoint: ImageFsMountpoint},
 		UsedBytes:  &runtimeapi.UInt64Value{Value: used},
 		InodesUsed: &runtimeapi.UInt64Value{Value: uint64(len(r.images.present))},
 	}
 	return &runtimeapi.ImageFsInfoResponse{ImageFilesystems: []*runtimeapi.FilesystemUsage{fs}, ContainerFilesystems: []*runtimeapi.FilesystemUsage{fs}}, nil
+}
+
+// used is the present images' total size.
+func (s *imageStore) used() uint64 {
+	var used uint64
+	for _, img := range s.present {
+		used += img.size
+	}
+	return used
+}
+
+// FsCapacity reports the size of the image filesystem (Options.
+// ImageFsCapacity) and what the present images leave of it, as statfs
+// would on a real node: the CRI reports usage only, the kubelet learns
+// capacity from the filesystem. Any mountpoint but ImageFsMountpoint is
+// NotFound.
+func (r *Runtime) FsCapacity(mountpoint string) (capacity, available uint64, err error) {
+	if err := r.lock(); err != nil {
+		return 0, 0, err
+	}
+	defer r.mu.Unlock()
+	if mountpoint != ImageFsMountpoint {
+		return 0, 0, status.Errorf(codes.NotFound, "no filesystem mounted at %q", mountpoint)
+	}
+	used := r.images.used()
+	if used >= r.fsCapacity {
+		return r.fsCapacity, 0, nil
+	}
+	return r.fsCapacity, r.fsCapacity - used, nil
 }
 
 // normalizeRef expands a reference the way docker and containerd do:

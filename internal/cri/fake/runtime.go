@@ -33,6 +33,8 @@ const (
 	DefaultRuntimeName    = "fake"
 	DefaultRuntimeVersion = "0.1.0"
 	DefaultPodCIDR        = "10.88.0.0/16"
+	// DefaultImageFsCapacity is the image filesystem's size: 100 GiB.
+	DefaultImageFsCapacity = 100 << 30
 )
 
 // DefaultImages are pullable when Options.Images is nil: the images
@@ -53,6 +55,15 @@ type Options struct {
 	Images []string
 	// Preloaded images are present from the start, as if pulled before.
 	Preloaded []string
+	// ImageSizes overrides the size of images, by reference as a pod
+	// names it; others get a made-up size between 1 and 65 MB.
+	ImageSizes map[string]uint64
+	// Pinned images are reported pinned (never garbage collected), as
+	// containerd pins its sandbox image.
+	Pinned []string
+	// ImageFsCapacity is the size of the image filesystem that FsCapacity
+	// reports (default DefaultImageFsCapacity).
+	ImageFsCapacity uint64
 	// PodCIDR hands out sandbox IPs (default 10.88.0.0/16).
 	PodCIDR string
 	// Clock (default the real clock).
@@ -74,6 +85,7 @@ type Runtime struct {
 	containers map[string]*container
 	names      map[string]string // reserved sandbox/container names → id
 	images     *imageStore
+	fsCapacity uint64
 	ips        *ipPool
 	exec       ExecHandler
 }
@@ -100,6 +112,9 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.ImageFsCapacity == 0 {
+		opts.ImageFsCapacity = DefaultImageFsCapacity
+	}
 	_, cidr, err := net.ParseCIDR(opts.PodCIDR)
 	if err != nil {
 		return nil, err
@@ -110,7 +125,8 @@ func New(opts Options) (*Runtime, error) {
 		sandboxes:  map[string]*sandbox{},
 		containers: map[string]*container{},
 		names:      map[string]string{},
-		images:     newImageStore(opts.Images),
+		images:     newImageStore(opts.Images, opts.ImageSizes, opts.Pinned),
+		fsCapacity: opts.ImageFsCapacity,
 		ips:        newIPPool(cidr),
 	}
 	for _, ref := range opts.Preloaded {
