@@ -61,7 +61,12 @@ func (n *Node) running() bool {
 		return false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(n.PID) + "/cmdline")
-	if err != nil || !bytes.Contains(cmdline, []byte(n.DataDir)) {
+	if err != nil {
+		return false
+	}
+	// The command line reads empty while the process is in execve (nsenter
+	// becoming skiff): that is still ours.
+	if len(cmdline) > 0 && !bytes.Contains(cmdline, []byte(n.DataDir)) {
 		return false
 	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(n.PID) + "/stat")
