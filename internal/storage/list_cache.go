@@ -26,6 +26,10 @@ import (
 //     or answers 410 once it is compacted. A revision etcd has compacted
 //     is 410 from the cache too, as from etcd.
 //
+// Consistent and NotOlderThan reads come from the cache only when every
+// etcd member's progress notifications can be trusted (etcdversion.go);
+// with an older etcd they read etcd, as upstream's do.
+//
 // Paged lists from the cache keep their snapshot for the next pages, for
 // watchCacheWindow. Lists of a store without a KeyPrefix, or before the
 // cache has listed its state within the wait, read etcd.
@@ -65,6 +69,9 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 			return false, err
 		}
 	case read.minRev > 0:
+		if !progressNotifyReliable(ctx, s.client) {
+			return false, nil
+		}
 		s.startCache(ctx, c)
 		if snap, ok, err = c.waitReady(ctx, read.minRev, s.revisionWait, true); err != nil {
 			return false, err
@@ -79,6 +86,9 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 			return true, tooLargeError(read.minRev, cur)
 		}
 	default:
+		if !progressNotifyReliable(ctx, s.client) {
+			return false, nil // see etcdversion.go
+		}
 		rev, err := s.CurrentRevision(ctx)
 		if err != nil {
 			return false, err
@@ -167,7 +177,7 @@ func (c *watchCache) isReady() bool {
 // served is false when the caller must read etcd.
 func (s *store) initialStateFromCache(ctx context.Context, key string, read listRead, minRev int64, pred Predicate) (*listPage, bool, error) {
 	c := s.cacheFor(key)
-	if c == nil {
+	if c == nil || !progressNotifyReliable(ctx, s.client) {
 		return nil, false, nil
 	}
 	rev, err := s.CurrentRevision(ctx)
