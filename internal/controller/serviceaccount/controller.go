@@ -95,7 +95,7 @@ func (c *Controller) Start(ctx context.Context) error {
 }
 
 func (c *Controller) enqueueNamespace(obj any) {
-	if ns, ok := obj.(*corev1.Namespace); ok && isActive(ns) {
+	if ns, ok := obj.(*corev1.Namespace); ok && controllerutil.NamespaceActive(ns) {
 		c.queue.Add(ns.Name)
 	}
 }
@@ -126,7 +126,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if !isActive(ns) {
+	if !controllerutil.NamespaceActive(ns) {
 		return nil
 	}
 	for _, sa := range c.names {
@@ -164,9 +164,5 @@ func (c *Controller) terminating(ctx context.Context, ns string) bool {
 	if apierrors.IsNotFound(err) {
 		return true
 	}
-	return err == nil && !isActive(live)
-}
-
-func isActive(ns *corev1.Namespace) bool {
-	return ns.DeletionTimestamp == nil && ns.Status.Phase != corev1.NamespaceTerminating
+	return err == nil && !controllerutil.NamespaceActive(live)
 }
