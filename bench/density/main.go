@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -23,7 +22,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -44,6 +42,7 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
+	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created) and heap profiles (when all are Running) in this directory")
 	flag.Parse()
 	atoi := func(k, def string) int {
 		n, err := strconv.Atoi(benchutil.EnvOr(k, def))
@@ -57,13 +56,17 @@ func main() {
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50}
 	}
+	cfg.ProfileDir = *profileDir
 	if err := run(*bin, *out, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-type config struct{ Nodes, PodsPerNode, Rate int }
+type config struct {
+	Nodes, PodsPerNode, Rate int
+	ProfileDir               string
+}
 
 // deployments splits total pods as CL2's load test does: about half in
 // small (5), a quarter in medium (30) and a quarter in big (250)
@@ -126,12 +129,25 @@ func run(bin, out string, cfg config) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := benchutil.Ctx(30 * time.Minute)
+	total := cfg.Nodes * cfg.PodsPerNode
+	// Creation alone takes total/Rate; allow as long again and 15 minutes more.
+	createTime := time.Duration(float64(total) / float64(cfg.Rate) * float64(time.Second))
+	ctx, cancel := benchutil.Ctx(max(30*time.Minute, 2*createTime+20*time.Minute))
 	defer cancel()
 
 	fmt.Printf("density: %d hollow nodes, %d pods per node, %d pods/s\n", cfg.Nodes, cfg.PodsPerNode, cfg.Rate)
-	hollow := exec.Command(bin, "hollow-nodes", "--count", strconv.Itoa(cfg.Nodes), "--kubeconfig", srv.Kubeconfig,
-		"--max-pods", strconv.Itoa(max(110, cfg.PodsPerNode+10)))
+	hollowArgs := []string{"hollow-nodes", "--count", strconv.Itoa(cfg.Nodes), "--kubeconfig", srv.Kubeconfig,
+		"--max-pods", strconv.Itoa(max(110, cfg.PodsPerNode+10))}
+	var prof *profiler
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
+		hollowArgs = append(hollowArgs, "--profiling-address", addr)
+		prof = &profiler{dir: cfg.ProfileDir, cs: cs, hollowURL: "http://" + addr}
+	}
+	hollow := exec.Command(bin, hollowArgs...)
 	hollow.Stdout, hollow.Stderr = logf, logf
 	hollow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := hollow.Start(); err != nil {
@@ -152,12 +168,12 @@ func run(bin, out string, cfg config) error {
 	if err != nil {
 		return err
 	}
-	cpu0 := cpuTicks(srv.Cmd.Process.Pid)
+	cpu0 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
 	w := newPodWatch()
 	go w.run(ctx, cs)
 
-	total := cfg.Nodes * cfg.PodsPerNode
 	plan := deployments(total)
+	profiled := false
 	start := time.Now()
 	created := 0
 	for i, replicas := range plan {
@@ -165,6 +181,10 @@ func run(bin, out string, cfg config) error {
 			return err
 		}
 		created += replicas
+		if prof != nil && !profiled && created >= total/2 {
+			profiled = true
+			go prof.cpu(ctx, "create", 30*time.Second)
+		}
 		// Pace on pods, not Deployments: the next one starts when the
 		// pods so far are due at RATE per second.
 		if due := start.Add(time.Duration(float64(created) / float64(cfg.Rate) * float64(time.Second))); time.Until(due) > 0 {
@@ -174,7 +194,9 @@ func run(bin, out string, cfg config) error {
 	res["deployments"] = len(plan)
 	res["create_phase_ms"] = time.Since(start).Milliseconds()
 	fmt.Printf("  %d Deployments (%d pods) created in %v\n", len(plan), total, time.Since(start).Round(time.Millisecond))
-	if err := w.waitRunning(ctx, total, 15*time.Minute); err != nil {
+	if err := w.waitRunning(ctx, total, createTime+15*time.Minute); err != nil {
+		prof.cpu(ctx, "stuck", 30*time.Second)
+		prof.heap(ctx, "stuck")
 		return err
 	}
 	elapsed := time.Since(start)
@@ -184,9 +206,10 @@ func run(bin, out string, cfg config) error {
 	lat := w.startupLatencies()
 	res["pod_startup"] = benchutil.Summarize(lat, 0)
 	res["pod_startup_samples_ms"] = downsample(lat, 500)
-	res["server_cpu_seconds"] = float64(cpuTicks(srv.Cmd.Process.Pid)-cpu0) / 100
+	res["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu0) / 100
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
+	prof.heap(ctx, "running")
 	fmt.Printf("  all %d pods Running after %v (%.0f pods/s)\n", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 
 	after, err := scrape(ctx, cs)
@@ -194,12 +217,12 @@ func run(bin, out string, cfg config) error {
 		return err
 	}
 	res["api_latency"] = latencies(before, after)
-	res["etcd_db_bytes"] = etcdSize(srv.DataDir)
+	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = kubectlLists(srv.Kubeconfig)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 
 	report := benchutil.NewReport("density")
-	mergeEarlier(report, filepath.Join(out, "density.json"))
+	report.MergeEarlier(filepath.Join(out, "density.json"))
 	report.Results[fmt.Sprintf("nodes_%d", cfg.Nodes)] = res
 	printSummary(res)
 	path, err := report.Write(out)
@@ -208,20 +231,6 @@ func run(bin, out string, cfg config) error {
 	}
 	fmt.Println("results:", path)
 	return nil
-}
-
-// mergeEarlier keeps the other node counts' results of an earlier run.
-func mergeEarlier(r *benchutil.Report, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	var old benchutil.Report
-	if json.Unmarshal(data, &old) == nil {
-		for k, v := range old.Results {
-			r.Results[k] = v
-		}
-	}
 }
 
 func printSummary(res map[string]any) {
@@ -386,39 +395,6 @@ func downsample(d []time.Duration, n int) []float64 {
 		out = append(out, float64(d[len(d)-1].Microseconds())/1000)
 	}
 	return out
-}
-
-// cpuTicks is utime+stime of pid from /proc/<pid>/stat (USER_HZ 100).
-func cpuTicks(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
-}
-
-// etcdSize is the size of etcd's bbolt file(s) under dir, or of all of
-// dir when there is none.
-func etcdSize(dir string) int64 {
-	var db, all int64
-	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
-			return nil
-		}
-		all += fi.Size()
-		if fi.Name() == "db" && filepath.Base(filepath.Dir(p)) == "snap" {
-			db += fi.Size()
-		}
-		return nil
-	})
-	if db > 0 {
-		return db
-	}
-	return all
 }
 
 // kubectlLists times full pod LISTs with kubectl, when it is installed.

@@ -305,23 +305,10 @@ func hollowCost(ctx context.Context, bin, kubeconfig string, cs kubernetes.Inter
 		}
 	}
 	time.Sleep(10 * time.Second)
-	before := cpuTicks(p.cmd.Process.Pid)
+	before := benchutil.CPUTicks(p.cmd.Process.Pid)
 	t0 := time.Now()
 	time.Sleep(20 * time.Second)
-	used := float64(cpuTicks(p.cmd.Process.Pid)-before) / 100 // seconds (USER_HZ 100)
+	used := float64(benchutil.CPUTicks(p.cmd.Process.Pid)-before) / 100 // seconds (USER_HZ 100)
 	millicores := used / time.Since(t0).Seconds() * 1000 / float64(n)
 	return float64(benchutil.RSSBytes(p.cmd.Process.Pid)) / 1024 / float64(n), millicores, nil
-}
-
-// cpuTicks is utime+stime of pid from /proc/<pid>/stat.
-func cpuTicks(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return u + st
 }

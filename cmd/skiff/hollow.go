@@ -2,6 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // --profiling-address
 	"os"
 
 	"github.com/spf13/cobra"
@@ -13,7 +16,7 @@ import (
 // newHollowNodesCommand builds `skiff hollow-nodes`: scale-test nodes.
 func newHollowNodesCommand() *cobra.Command {
 	var cfg app.HollowConfig
-	var kubeconfig, logLevel string
+	var kubeconfig, logLevel, profilingAddr string
 	cmd := &cobra.Command{
 		Use:   "hollow-nodes",
 		Short: "Run many simulated nodes (the real kubelet on an in-memory runtime) for scale tests",
@@ -33,6 +36,15 @@ any container.`,
 			if err != nil {
 				return err
 			}
+			if profilingAddr != "" {
+				// The default mux holds net/http/pprof's handlers.
+				ln, err := net.Listen("tcp", profilingAddr)
+				if err != nil {
+					return err
+				}
+				defer ln.Close()
+				go func() { _ = http.Serve(ln, nil) }()
+			}
 			return app.RunHollowNodes(cmd.Context(), restCfg, cfg)
 		},
 	}
@@ -45,5 +57,6 @@ any container.`,
 	f.StringToStringVar(&cfg.Labels, "node-labels", nil, "extra labels for every node (k=v,...)")
 	f.StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (admin)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.StringVar(&profilingAddr, "profiling-address", "", "serve Go profiles at http://ADDRESS/debug/pprof/ (e.g. 127.0.0.1:6060; off when empty)")
 	return cmd
 }

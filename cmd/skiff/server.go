@@ -63,6 +63,7 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 		"with --max-mutating-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
 	f.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 200,
 		"with --max-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
+	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ on the API port (authenticated)")
 	f.IntVar(&cfg.RegistryPort, "registry-port", app.DefaultRegistryPort,
 		"port of the local image registry (loopback; read-only on the advertise address)")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no node on this machine (control plane only)")

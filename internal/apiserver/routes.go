@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -81,6 +82,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.openapi.serve(w, r)
 	case p == "/metrics":
 		s.serveMetrics(w, r)
+	case s.cfg.Profiling && strings.HasPrefix(p, "/debug/pprof"):
+		servePprof(w, r)
 	case strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/apis/"):
 		ri := parseRequestInfo(r)
 		if ri.ResourceRequest {
@@ -212,4 +215,25 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// servePprof answers /debug/pprof/: the index, the named profiles, and
+// cmdline, profile (CPU), symbol and trace.
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		if r.URL.Path == "/debug/pprof" {
+			http.Redirect(w, r, "/debug/pprof/", http.StatusMovedPermanently)
+			return
+		}
+		pprof.Index(w, r)
+	}
 }

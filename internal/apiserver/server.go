@@ -82,7 +82,10 @@ type Config struct {
 	// client that stopped reading) before the watch is cut off
 	// (default 30s).
 	WatchWriteTimeout time.Duration
-	Logger            *slog.Logger
+	// Profiling serves Go's profiles under /debug/pprof/ to authenticated
+	// and authorized clients, as upstream's --profiling does.
+	Profiling bool
+	Logger    *slog.Logger
 }
 
 // Validate fills defaults and checks the config.

@@ -163,6 +163,10 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 	vols := volume.New(volume.Options{RootDir: filepath.Join(cfg.DataDir, "kubelet"), Client: client,
 		NodeName: cfg.NodeName, Logger: log.With("component", "volumes")})
 	probes := prober.New(prober.Options{Exec: criExec(remote), Logger: log.With("component", "prober")})
+	// The agent's informers: every Service (pods' environment) and every
+	// Node (host-gw routes).
+	factory := informers.NewSharedInformerFactory(client, 0)
+	services := factory.Core().V1().Services()
 	kl, err := kubelet.New(kubelet.Config{
 		NodeName:      cfg.NodeName,
 		Client:        client,
@@ -179,6 +183,9 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 		Port:          int32(cfg.KubeletPort),
 		CgroupRoot:    cfg.CgroupRoot,
 		Logger:        log.With("component", "kubelet"),
+
+		Services:       services.Lister(),
+		ServicesSynced: services.Informer().HasSynced,
 
 		ImageGCHighThresholdPercent: cfg.ImageGCHighThresholdPercent,
 		ImageGCLowThresholdPercent:  cfg.ImageGCLowThresholdPercent,
@@ -198,15 +205,14 @@ func RunAgent(ctx context.Context, cfg AgentConfig) error {
 			return setUpPodNetwork(ctx, client, cfg.NodeName, cniConfDir, filepath.Join(cfg.DataDir, "cni", "ipam"), clusterCIDR, log)
 		}}
 	// host-gw: a route to every other node's pods via that node.
-	nodeFactory := informers.NewSharedInformerFactory(client, 0)
-	routes, err := network.NewRoutes(nodeFactory.Core().V1().Nodes(), network.RoutesOptions{NodeName: cfg.NodeName,
+	routes, err := network.NewRoutes(factory.Core().V1().Nodes(), network.RoutesOptions{NodeName: cfg.NodeName,
 		NodeIP: net.ParseIP(cfg.NodeIP), Logger: log})
 	if err != nil {
 		return err
 	}
 	run = append(run, func(ctx context.Context) error {
-		nodeFactory.Start(ctx.Done())
-		defer nodeFactory.Shutdown()
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
 		return routes.Start(ctx)
 	})
 	if !cfg.DisableProxy {

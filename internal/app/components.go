@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
@@ -129,7 +130,7 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 // factory until ctx is done. clusterCIDR is where node pod CIDRs come from.
 func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, opts ComponentOptions, log *slog.Logger) error {
 	clusterCIDR := opts.ClusterCIDR
-	factory := informers.NewSharedInformerFactory(client, 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
 	ipam, err := nodeipam.New(ctx, client, factory.Core().V1().Nodes(), nodeipam.Options{ClusterCIDR: clusterCIDR, Logger: log.With("controller", "nodeipam")})
 	if err != nil {
 		return fmt.Errorf("node IPAM controller: %w", err)

@@ -53,6 +53,8 @@ type ServerConfig struct {
 	// server's concurrency limit, shared by its priority levels (0: 400
 	// and 200, upstream's defaults).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// Profiling serves /debug/pprof/ on the API server's port.
+	Profiling bool
 
 	// DisableAgent runs no node on the server's machine (a control plane
 	// only; nodes join with `skiff agent`).

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/informers"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
@@ -59,6 +60,15 @@ func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig)
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 
+	// One informer of every Service serves all the nodes' kubelets (a
+	// real node keeps its own; thousands of identical watches in one
+	// process would only measure the simulation).
+	factory := informers.NewSharedInformerFactory(client, 0)
+	services := factory.Core().V1().Services()
+	_ = services.Informer()
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+
 	var runs []func(context.Context) error
 	for i := 0; i < cfg.Count; i++ {
 		name := fmt.Sprintf("%s%d", cfg.Prefix, i)
@@ -76,6 +86,8 @@ func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig)
 			Capacity:         capacity,
 			Labels:           cfg.Labels,
 			EventBroadcaster: broadcaster,
+			Services:         services.Lister(),
+			ServicesSynced:   services.Informer().HasSynced,
 			Logger:           cfg.Logger.With("node", name),
 		})
 		if err != nil {

@@ -158,6 +158,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 
 		MaxRequestsInflight:         cfg.MaxRequestsInflight,
 		MaxMutatingRequestsInflight: cfg.MaxMutatingRequestsInflight,
+		Profiling:                   cfg.Profiling,
 	})
 	if err != nil {
 		return nil, err
@@ -223,6 +224,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// As kube-apiserver: a client (a kubelet, a controller manager)
+		// multiplexes its many watches over one connection.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 1000},
 	}
 	return s, nil
 }

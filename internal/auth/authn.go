@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 )
 
 // Authenticator finds out who sent a request.
@@ -53,33 +56,55 @@ func (u unionAuthn) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 //
 // ServerTLSConfig already makes the TLS layer verify certificates a client
 // offers; this check stands on its own so that it also holds for TLS
-// configurations that only request a certificate.
+// configurations that only request a certificate. Verifying a chain costs
+// public-key operations, and a client sends many requests with the same
+// certificate (every request of an HTTP/2 connection), so an authenticator
+// made by NewX509Authenticator remembers the chains it verified, until the
+// earliest NotAfter in the chain, for a bounded number of certificates.
 type X509Authenticator struct {
 	Pool *x509.CertPool
+
+	verified *verifiedCerts // nil: verify every time
 }
 
-var _ Authenticator = X509Authenticator{}
+var _ Authenticator = (*X509Authenticator)(nil)
 
-// NewX509Authenticator returns an X509Authenticator for pool.
-func NewX509Authenticator(pool *x509.CertPool) Authenticator { return X509Authenticator{Pool: pool} }
+// NewX509Authenticator returns an X509Authenticator for pool that caches
+// verifications.
+func NewX509Authenticator(pool *x509.CertPool) Authenticator {
+	return &X509Authenticator{Pool: pool, verified: &verifiedCerts{m: map[[sha256.Size]byte]time.Time{}}}
+}
 
-func (a X509Authenticator) AuthenticateRequest(r *http.Request) (*User, bool, error) {
+// verifiedCerts maps the hash of a presented chain to when it stops being
+// valid.
+type verifiedCerts struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]time.Time
+}
+
+// maxVerifiedCerts bounds the cache: every node, controller and user
+// has a certificate of its own, and a cluster has thousands at most.
+const maxVerifiedCerts = 16384
+
+func chainKey(certs []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	for _, c := range certs {
+		h.Write(c.Raw)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (a *X509Authenticator) AuthenticateRequest(r *http.Request) (*User, bool, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return nil, false, nil
 	}
 	leaf := r.TLS.PeerCertificates[0]
-	intermediates := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		intermediates.AddCert(c)
-	}
 	if a.Pool == nil {
 		return nil, false, errors.New("x509: no client CA configured")
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         a.Pool,
-		Intermediates: intermediates,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}); err != nil {
+	if err := a.verify(r.TLS.PeerCertificates); err != nil {
 		return nil, false, fmt.Errorf("x509: client certificate %q: %w", leaf.Subject.CommonName, err)
 	}
 	if leaf.IsCA {
@@ -91,6 +116,50 @@ func (a X509Authenticator) AuthenticateRequest(r *http.Request) (*User, bool, er
 	}
 	groups := withGroup(slices.Clone(leaf.Subject.Organization), GroupAuthenticated)
 	return &User{Name: leaf.Subject.CommonName, Groups: groups}, true, nil
+}
+
+// verify checks that certs[0] chains to Pool through certs[1:] for client
+// authentication, from the cache when it can.
+func (a *X509Authenticator) verify(certs []*x509.Certificate) error {
+	now := time.Now()
+	var key [sha256.Size]byte
+	if a.verified != nil {
+		key = chainKey(certs)
+		a.verified.mu.Lock()
+		until, ok := a.verified.m[key]
+		a.verified.mu.Unlock()
+		if ok && now.Before(until) {
+			return nil
+		}
+	}
+	intermediates := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		intermediates.AddCert(c)
+	}
+	chains, err := certs[0].Verify(x509.VerifyOptions{
+		Roots:         a.Pool,
+		Intermediates: intermediates,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CurrentTime:   now,
+	})
+	if err != nil || a.verified == nil {
+		return err
+	}
+	until := certs[0].NotAfter
+	for _, chain := range chains {
+		for _, c := range chain {
+			if c.NotAfter.Before(until) {
+				until = c.NotAfter
+			}
+		}
+	}
+	a.verified.mu.Lock()
+	if len(a.verified.m) >= maxVerifiedCerts {
+		clear(a.verified.m)
+	}
+	a.verified.m[key] = until
+	a.verified.mu.Unlock()
+	return nil
 }
 
 // ServerTLSConfig is the API server's TLS configuration: it serves

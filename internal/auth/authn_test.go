@@ -3,16 +3,28 @@ package auth
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestX509Authenticator(t *testing.T) {
 	dir := t.TempDir()
 	ca := mustCA(t, dir)
-	a := X509Authenticator{Pool: ca.Pool()}
+	// Without and with the cache of verified chains; each twice, so the
+	// second pass of the cached one answers from the cache.
+	for _, a := range []*X509Authenticator{{Pool: ca.Pool()}, NewX509Authenticator(ca.Pool()).(*X509Authenticator)} {
+		for range 2 {
+			checkX509Authenticator(t, dir, ca, a)
+		}
+	}
+}
+
+func checkX509Authenticator(t *testing.T, dir string, ca *CA, a *X509Authenticator) {
+	t.Helper()
 
 	if u, ok, err := a.AuthenticateRequest(requestWithHeader("")); ok || err != nil || u != nil {
 		t.Errorf("plain HTTP: %v %v %v", u, ok, err)
@@ -47,8 +59,29 @@ func TestX509Authenticator(t *testing.T) {
 			t.Errorf("%s: got %+v ok=%v err=%v, want an error", name, u, ok, err)
 		}
 	}
-	if _, ok, err := (X509Authenticator{}).AuthenticateRequest(requestWithCert(admin.Leaf)); ok || err == nil {
+	if _, ok, err := (&X509Authenticator{}).AuthenticateRequest(requestWithCert(admin.Leaf)); ok || err == nil {
 		t.Error("authenticator without a pool accepted a certificate")
+	}
+}
+
+// A cached verification ends when the certificate expires.
+func TestX509AuthenticatorCacheExpiry(t *testing.T) {
+	ca := mustCA(t, t.TempDir())
+	a := NewX509Authenticator(ca.Pool())
+	c := clientCert(t, ca, "placeholder")
+	notAfter := time.Now().Add(1500 * time.Millisecond)
+	certPEM, _, err := ca.Sign(&x509.Certificate{NotAfter: notAfter, Subject: pkix.Name{CommonName: "short-lived"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, c.Leaf.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := mustParseCert(t, certPEM)
+	if _, ok, err := a.AuthenticateRequest(requestWithCert(short)); !ok || err != nil {
+		t.Fatalf("fresh certificate: %v %v", ok, err)
+	}
+	time.Sleep(time.Until(short.NotAfter) + 100*time.Millisecond)
+	if _, ok, err := a.AuthenticateRequest(requestWithCert(short)); ok || err == nil {
+		t.Fatal("an expired certificate authenticated from the cache")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	cri "k8s.io/cri-api/pkg/apis"
 	"k8s.io/utils/clock"
@@ -82,6 +83,12 @@ type Config struct {
 	Volumes VolumeManager
 	// Probes runs container probes (default NoProbes).
 	Probes ProbeManager
+	// Services, when set, is where pods' service environment variables
+	// come from: an informer's lister of every Service, as upstream's
+	// kubelet keeps, with ServicesSynced its informer's HasSynced. Nil
+	// reads the Services from the API server at each container start.
+	Services       corelisters.ServiceLister
+	ServicesSynced func() bool
 	// Hollow makes a node that touches nothing on the host: no files under
 	// RootDir or PodLogsDir, no machine inspection. For running thousands
 	// of nodes against the fake runtime in one process.

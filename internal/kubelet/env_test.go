@@ -10,8 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 
 	"github.com/skiff-sh/skiff/internal/controller/controllertest"
+	"github.com/skiff-sh/skiff/internal/kubelet"
 )
 
 func TestEnvResolution(t *testing.T) {
@@ -155,4 +157,55 @@ func TestEnvMissingReferenceIsConfigError(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Service variables are the same whether the kubelet reads Services from
+// the API server at each start or from an informer's lister, and a
+// Service created after the informer synced is seen.
+func TestServiceEnvFromLister(t *testing.T) {
+	client, ns := controllertest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	factory := informers.NewSharedInformerFactory(client, 0)
+	services := factory.Core().V1().Services()
+	_ = services.Informer()
+	factory.Start(ctx.Done())
+	t.Cleanup(func() { cancel(); factory.Shutdown() })
+	factory.WaitForCacheSync(ctx.Done())
+	if _, err := client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "redis-primary"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "db", Port: 6379, Protocol: corev1.ProtocolTCP}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	envOf := func(n *testNode, name string) map[string]string {
+		t.Helper()
+		createPod(t, client, basicPod(ns, name, n.cfg.NodeName, "true"))
+		got := waitPod(t, client, ns, name, 10*time.Second, func(p *corev1.Pod) error {
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
+				return fmt.Errorf("not started")
+			}
+			return nil
+		})
+		cfg, ok := n.rt.ContainerConfig(strings.TrimPrefix(got.Status.ContainerStatuses[0].ContainerID, "fake://"))
+		if !ok {
+			t.Fatal("container config not found")
+		}
+		env := map[string]string{}
+		for _, kv := range cfg.Envs {
+			if strings.Contains(kv.Key, "SERVICE") || strings.HasSuffix(kv.Key, "_PORT") || strings.Contains(kv.Key, "_PORT_") {
+				env[kv.Key] = string(kv.Value)
+			}
+		}
+		return env
+	}
+	fromAPI := envOf(startNode(t, client, "node-api"), "via-api")
+	fromLister := envOf(startNode(t, client, "node-lister", func(c *kubelet.Config) {
+		c.Services, c.ServicesSynced = services.Lister(), services.Informer().HasSynced
+	}), "via-lister")
+	if fromAPI["REDIS_PRIMARY_SERVICE_PORT_DB"] != "6379" || fromAPI["KUBERNETES_SERVICE_PORT"] != "443" {
+		t.Fatalf("API-read variables lack the services: %v", fromAPI)
+	}
+	if fmt.Sprint(fromAPI) != fmt.Sprint(fromLister) {
+		t.Errorf("variables differ:\n api    %v\n lister %v", fromAPI, fromLister)
+	}
 }

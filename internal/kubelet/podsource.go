@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 // newPodInformer watches the pods bound to this node only (field selector
@@ -34,6 +36,9 @@ func (k *Kubelet) newPodInformer() cache.Controller {
 	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: lw,
 		ObjectType:    &corev1.Pod{},
+		// Nothing here reads managedFields; a status update without them
+		// keeps the server's.
+		Transform: controllerutil.TrimManagedFields,
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { k.observePod(obj) },
 			UpdateFunc: func(old, obj any) { k.observePodUpdate(old, obj) },

@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // serviceEnv returns the docker-links style variables of the services a
@@ -18,6 +20,9 @@ import (
 // services of the pod's namespace when enableServiceLinks is on (the
 // default). Headless services have none.
 func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) (*envList, error) {
+	if k.cfg.Services != nil {
+		return k.serviceEnvFromLister(pod)
+	}
 	byName := map[string]*corev1.Service{}
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
 		list, err := k.client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
@@ -37,6 +42,40 @@ func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) (*envList, er
 			return nil, fmt.Errorf("get the kubernetes service: %w", err)
 		}
 	}
+	return serviceVars(byName), nil
+}
+
+// serviceEnvFromLister is serviceEnv from the Services lister; until it
+// has synced the variables cannot be known, and the container waits, as
+// upstream's kubelet makes it.
+func (k *Kubelet) serviceEnvFromLister(pod *corev1.Pod) (*envList, error) {
+	if k.cfg.ServicesSynced != nil && !k.cfg.ServicesSynced() {
+		return nil, errors.New("services have not yet been read at least once, cannot construct envvars")
+	}
+	byName := map[string]*corev1.Service{}
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		list, err := k.cfg.Services.Services(pod.Namespace).List(labels.Everything())
+		if err != nil {
+			return nil, fmt.Errorf("list services: %w", err)
+		}
+		for _, svc := range list {
+			byName[svc.Name] = svc
+		}
+	}
+	if _, ok := byName["kubernetes"]; !ok {
+		svc, err := k.cfg.Services.Services(metav1.NamespaceDefault).Get("kubernetes")
+		switch {
+		case err == nil:
+			byName["kubernetes"] = svc
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("get the kubernetes service: %w", err)
+		}
+	}
+	return serviceVars(byName), nil
+}
+
+// serviceVars is the variables of the services by name, in name order.
+func serviceVars(byName map[string]*corev1.Service) *envList {
 	names := make([]string, 0, len(byName))
 	for name := range byName {
 		names = append(names, name)
@@ -46,7 +85,7 @@ func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) (*envList, er
 	for _, name := range names {
 		addServiceVars(env, byName[name])
 	}
-	return env, nil
+	return env
 }
 
 // addServiceVars adds FOO_SERVICE_HOST, FOO_SERVICE_PORT[_<NAME>] and

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
 	"github.com/skiff-sh/skiff/internal/scheduler/plugins"
 )
@@ -152,7 +153,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	s.recorder = broadcaster.NewRecorder(scheme.Scheme, s.cfg.SchedulerName)
 
-	factory := informers.NewSharedInformerFactory(s.client, 0)
+	// managedFields are trimmed, as the controller manager does: the
+	// scheduler reads none, and they are much of a pod's metadata.
+	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
 	podInformer := factory.Core().V1().Pods()
 	nodeInformer := factory.Core().V1().Nodes()
 	nsInformer := factory.Core().V1().Namespaces()

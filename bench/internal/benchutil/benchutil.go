@@ -234,3 +234,51 @@ func EnvOr(k, def string) string {
 	}
 	return def
 }
+
+// MergeEarlier keeps the results of an earlier run in path (other
+// sizes of the same benchmark) that this run does not replace.
+func (r *Report) MergeEarlier(path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var old Report
+	if json.Unmarshal(data, &old) == nil {
+		for k, v := range old.Results {
+			r.Results[k] = v
+		}
+	}
+}
+
+// CPUTicks is utime+stime of pid from /proc/<pid>/stat (USER_HZ 100).
+func CPUTicks(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
+
+// EtcdSize is the size of etcd's bbolt file(s) under dir, or of all of
+// dir when there is none.
+func EtcdSize(dir string) int64 {
+	var db, all int64
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		all += fi.Size()
+		if fi.Name() == "db" && filepath.Base(filepath.Dir(p)) == "snap" {
+			db += fi.Size()
+		}
+		return nil
+	})
+	if db > 0 {
+		return db
+	}
+	return all
+}

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
 
 // IsPodActive reports whether a pod counts toward its owner's replicas: it
@@ -62,4 +65,51 @@ func IsPodAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	}
 	min := time.Duration(minReadySeconds) * time.Second
 	return !since.IsZero() && !since.Add(min).After(now)
+}
+
+// PodControllerUIDIndex names the pod informer index that AddPodControllerUIDIndexer adds.
+const PodControllerUIDIndex = "podControllerUID"
+
+// orphanPodIndexKey is the index value of pods without a controller in
+// namespace ns (UIDs never contain a slash).
+func orphanPodIndexKey(ns string) string { return ns + "/" }
+
+// AddPodControllerUIDIndexer indexes inf's pods by their controller's UID,
+// and pods with no controller by namespace, so that a controller finds the
+// pods it owns, and the orphans it may adopt, without scanning every pod
+// of the namespace (as upstream's controllers do since 1.31). Adding it
+// twice to a shared informer is harmless.
+func AddPodControllerUIDIndexer(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[PodControllerUIDIndex]; ok {
+		return nil
+	}
+	return inf.AddIndexers(cache.Indexers{PodControllerUIDIndex: func(obj any) ([]string, error) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return nil, nil
+		}
+		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+			return []string{string(ref.UID)}, nil
+		}
+		return []string{orphanPodIndexKey(pod.Namespace)}, nil
+	}})
+}
+
+// PodsOwnedOrOrphaned returns, from an indexer with
+// AddPodControllerUIDIndexer's index, the pods of namespace ns that the
+// controller with UID owner controls, and those no controller controls.
+func PodsOwnedOrOrphaned(indexer cache.Indexer, ns string, owner types.UID) ([]*corev1.Pod, error) {
+	var pods []*corev1.Pod
+	for _, key := range []string{string(owner), orphanPodIndexKey(ns)} {
+		objs, err := indexer.ByIndex(PodControllerUIDIndex, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if pod, ok := o.(*corev1.Pod); ok && pod.Namespace == ns {
+				pods = append(pods, pod)
+			}
+		}
+	}
+	return pods, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -98,4 +99,15 @@ func processNextItem(ctx context.Context, log *slog.Logger, name string, queue w
 	}
 	queue.AddRateLimited(key)
 	return true
+}
+
+// TrimManagedFields is an informer transform that drops managedFields:
+// no controller reads them, and they are often the largest part of an
+// object's metadata. Upstream's controller manager trims its informers
+// the same way.
+func TrimManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

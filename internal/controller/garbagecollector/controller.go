@@ -82,6 +82,9 @@ func New(ctx context.Context, client kubernetes.Interface, metadataClient metada
 			continue
 		}
 		inf := metadatainformer.NewFilteredMetadataInformer(metadataClient, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		if err := inf.SetTransform(controllerutil.TrimManagedFields); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", Name, gvr, err)
+		}
 		if err := inf.AddIndexers(cache.Indexers{uidIndex: indexByUID, ownerIndex: indexByOwnerUID}); err != nil {
 			return nil, fmt.Errorf("%s: index %s: %w", Name, gvr, err)
 		}

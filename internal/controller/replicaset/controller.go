@@ -20,7 +20,6 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -55,7 +54,7 @@ type Options struct {
 type Controller struct {
 	client       kubernetes.Interface
 	rsLister     appslisters.ReplicaSetLister
-	podLister    corelisters.PodLister
+	podIndexer   cache.Indexer // with controllerutil.PodControllerUIDIndex
 	synced       []cache.InformerSynced
 	queue        workqueue.TypedRateLimitingInterface[string]
 	expectations *controllerutil.Expectations
@@ -70,15 +69,18 @@ type Controller struct {
 func New(ctx context.Context, client kubernetes.Interface, rsInformer appsinformers.ReplicaSetInformer,
 	podInformer coreinformers.PodInformer, opts Options) (*Controller, error) {
 	c := &Controller{
-		client:    client,
-		rsLister:  rsInformer.Lister(),
-		podLister: podInformer.Lister(),
-		synced:    []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
-		queue:     controllerutil.NewQueue(Name),
-		log:       opts.Logger,
-		recorder:  opts.Recorder,
-		clock:     opts.Clock,
-		burst:     opts.BurstReplicas,
+		client:     client,
+		rsLister:   rsInformer.Lister(),
+		podIndexer: podInformer.Informer().GetIndexer(),
+		synced:     []cache.InformerSynced{rsInformer.Informer().HasSynced, podInformer.Informer().HasSynced},
+		queue:      controllerutil.NewQueue(Name),
+		log:        opts.Logger,
+		recorder:   opts.Recorder,
+		clock:      opts.Clock,
+		burst:      opts.BurstReplicas,
+	}
+	if err := controllerutil.AddPodControllerUIDIndexer(podInformer.Informer()); err != nil {
+		return nil, err
 	}
 	if c.log == nil {
 		c.log = slog.Default()

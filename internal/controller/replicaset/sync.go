@@ -40,7 +40,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	needsManage := c.expectations.Satisfied(key) && rs.DeletionTimestamp == nil
 
-	all, err := c.podLister.Pods(ns).List(labels.Everything())
+	// Only the pods rs controls and orphans can be claimed.
+	all, err := controllerutil.PodsOwnedOrOrphaned(c.podIndexer, ns, rs.UID)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,443 @@
+// Command lists measures reads at scale, the "lists" runs of the scale
+// issue: a full server (API server, controllers, scheduler) holding PODS
+// pods on NODES nodes, then
+//
+//   - `kubectl get pods -A` as a user runs it (chunks of 500, a table),
+//     with --chunk-size=0, and a raw resourceVersion=0 list, each timed;
+//   - a client-go protobuf LIST of every pod, consistent and at rv=0;
+//   - WATCHERS concurrent watches of every pod (on separate connections,
+//     as separate clients would hold them), then a burst of pod updates:
+//     how long each takes to reach every watcher, and what the watchers
+//     cost the server in memory.
+//
+// The pods are created bound to Node objects that exist (so the scheduler
+// and the pod garbage collector leave them be) with the status a kubelet
+// would write, so they list and print as running pods do; the nodes do
+// not heartbeat, so the server runs with a long node monitor grace
+// period. Server RSS and CPU are recorded throughout. Tables on stdout,
+// JSON in bench/results/lists.json; it never fails on timing.
+//
+//	PODS=150000 NODES=5000 WATCHERS=1000 go run ./bench/lists [-short]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/bench/internal/benchutil"
+)
+
+const namespaces = 50
+
+type config struct {
+	Pods, Nodes, Watchers, Updates int
+	Hold                           bool
+}
+
+func main() {
+	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
+	out := flag.String("out", "bench/results", "directory for JSON results")
+	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 2,000 pods, 50 watchers")
+	hold := flag.Bool("hold", false, "after filling, print the kubeconfig and wait for Ctrl-C instead of measuring (to investigate by hand)")
+	flag.Parse()
+	atoi := func(k, def string) int {
+		n, err := strconv.Atoi(benchutil.EnvOr(k, def))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: %s must be a positive integer\n", k)
+			os.Exit(2)
+		}
+		return n
+	}
+	cfg := config{Hold: *hold, Pods: atoi("PODS", "150000"), Nodes: atoi("NODES", "5000"), Watchers: atoi("WATCHERS", "1000"), Updates: atoi("UPDATES", "100")}
+	if *short {
+		cfg = config{Pods: 2000, Nodes: 50, Watchers: 50, Updates: 20}
+	}
+	if err := run(*bin, *out, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, out string, cfg config) error {
+	tmp, err := os.MkdirTemp("", "skiff-bench-lists-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	logf, _ := os.Create(filepath.Join(tmp, "log"))
+	defer logf.Close()
+	srv, err := benchutil.StartServer(bin, filepath.Join(tmp, "data"), logf, "--node-monitor-grace-period", "24h")
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	rc.QPS, rc.Burst = 5000, 5000
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := benchutil.Ctx(90 * time.Minute)
+	defer cancel()
+	res := map[string]any{"pods": cfg.Pods, "nodes": cfg.Nodes, "watchers": cfg.Watchers}
+	pid := srv.Cmd.Process.Pid
+	res["server_rss_idle_bytes"] = benchutil.RSSBytes(pid)
+
+	fmt.Printf("lists: %d pods on %d nodes, %d watchers\n", cfg.Pods, cfg.Nodes, cfg.Watchers)
+	nodes := benchutil.Measure(cfg.Nodes, 32, func(i int) error { return createNode(ctx, cs, i) })
+	fmt.Printf("  %d nodes created (%.0f/s)\n", cfg.Nodes, nodes.PerSecond)
+	for i := range namespaces {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName(i)}}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	cpu0 := benchutil.CPUTicks(pid)
+	var done atomic.Int64
+	t0 := time.Now()
+	stopProgress := progress(func() string { return fmt.Sprintf("%d of %d pods", done.Load(), cfg.Pods) })
+	create := benchutil.Measure(cfg.Pods, 64, func(i int) error {
+		defer done.Add(1)
+		return createPod(ctx, cs, i, cfg.Nodes)
+	})
+	stopProgress()
+	res["create_pods_per_second"] = create.PerSecond
+	res["create_and_status"] = create
+	res["create_server_cpu_seconds"] = float64(benchutil.CPUTicks(pid)-cpu0) / 100
+	fmt.Printf("  %d pods created and Running in %v (%.0f/s, p99 %.0f ms per pod)\n", cfg.Pods, time.Since(t0).Round(time.Second), create.PerSecond, create.P99)
+	time.Sleep(5 * time.Second) // let controllers catch up before measuring memory
+	res["server_rss_bytes"] = benchutil.RSSBytes(pid)
+	fmt.Printf("  server RSS %d MiB\n", benchutil.RSSBytes(pid)>>20)
+
+	if cfg.Hold {
+		fmt.Printf("  holding: KUBECONFIG=%s (Ctrl-C ends)\n", srv.Kubeconfig)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
+	}
+	lists := map[string]any{}
+	for _, c := range []struct{ key, rv string }{{"clientgo_list_all_consistent", ""}, {"clientgo_list_all_rv0", "0"}} {
+		var samples []time.Duration
+		for range 3 {
+			t := time.Now()
+			l, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{ResourceVersion: c.rv})
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.key, err)
+			}
+			if len(l.Items) != cfg.Pods {
+				return fmt.Errorf("%s: %d pods, want %d", c.key, len(l.Items), cfg.Pods)
+			}
+			samples = append(samples, time.Since(t))
+		}
+		lists[c.key] = benchutil.Summarize(samples, 0)
+	}
+	for k, v := range kubectlLists(srv.Kubeconfig, cfg.Pods) {
+		lists[k] = v
+	}
+	res["lists"] = lists
+	res["server_rss_after_lists_bytes"] = benchutil.RSSBytes(pid)
+
+	w, err := watchers(ctx, rc, cs, cfg, pid)
+	if err != nil {
+		return err
+	}
+	res["watch"] = w
+	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
+
+	report := benchutil.NewReport("lists")
+	report.MergeEarlier(filepath.Join(out, "lists.json"))
+	report.Results[fmt.Sprintf("pods_%d", cfg.Pods)] = res
+	printSummary(res)
+	path, err := report.Write(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println("results:", path)
+	return nil
+}
+
+func nsName(i int) string { return fmt.Sprintf("lists-%d", i) }
+
+// progress prints f every 10 s until the returned stop is called.
+func progress(f func() string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Println("  " + f())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func createNode(ctx context.Context, cs kubernetes.Interface, i int) error {
+	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name: fmt.Sprintf("list-node-%d", i), Labels: map[string]string{"kubernetes.io/hostname": fmt.Sprintf("list-node-%d", i)}}}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	n.Status = corev1.NodeStatus{
+		Capacity:    corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110"), corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")},
+		Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110"), corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")},
+		Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+	}
+	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+	return err
+}
+
+// createPod creates pod i bound to a node and gives it a kubelet's
+// Running status.
+func createPod(ctx context.Context, cs kubernetes.Interface, i, nodes int) error {
+	ns := nsName(i % namespaces)
+	app := fmt.Sprintf("app-%d", i/250)
+	p, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%d", i), Labels: map[string]string{"app": app, "group": "lists"}},
+		Spec: corev1.PodSpec{NodeName: fmt.Sprintf("list-node-%d", i%nodes),
+			Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10",
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("10Mi")}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	ip := fmt.Sprintf("10.42.%d.%d", (i/250)%256, i%250+2)
+	p.Status = corev1.PodStatus{
+		Phase: corev1.PodRunning, HostIP: "172.30.0.2", PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, StartTime: &now,
+		QOSClass: corev1.PodQOSBurstable,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "c", Ready: true, Image: "registry.k8s.io/pause:3.10",
+			ImageID:     "registry.k8s.io/pause@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a",
+			ContainerID: fmt.Sprintf("containerd://%064x", i), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}},
+	}
+	_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	return err
+}
+
+// kubectlLists times `kubectl get pods -A` three ways, checking the row
+// count each time.
+func kubectlLists(kubeconfig string, pods int) map[string]any {
+	out := map[string]any{}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		fmt.Println("  kubectl not on PATH: kubectl timings skipped")
+		return out
+	}
+	runs := 3
+	if pods >= 50000 {
+		runs = 1 // each takes most of a minute
+	}
+	for _, c := range []struct {
+		key  string
+		args []string
+		rows bool
+	}{
+		{"kubectl_get_pods_A_chunked", []string{"get", "pods", "-A", "--no-headers"}, true},
+		{"kubectl_get_pods_A_chunk0", []string{"get", "pods", "-A", "--no-headers", "--chunk-size=0"}, true},
+		{"kubectl_raw_list_rv0", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}, false},
+	} {
+		var samples []time.Duration
+		for range runs {
+			cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
+			t0 := time.Now()
+			b, err := cmd.Output()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "  kubectl %v: %v\n", c.args, err)
+				break
+			}
+			samples = append(samples, time.Since(t0))
+			if n := countLines(b); c.rows && n != pods {
+				fmt.Fprintf(os.Stderr, "  kubectl %v printed %d rows, want %d\n", c.args, n, pods)
+			}
+		}
+		if len(samples) > 0 {
+			out[c.key] = benchutil.Summarize(samples, 0)
+		}
+	}
+	return out
+}
+
+func countLines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// watchers opens cfg.Watchers watches of all pods, spread over separate
+// connections, then patches cfg.Updates pods one after another and
+// measures, per update and watcher, the time from the patch's response
+// to the event's arrival.
+func watchers(ctx context.Context, rc *rest.Config, cs kubernetes.Interface, cfg config, pid int) (map[string]any, error) {
+	const perConn = 50
+	rssBefore := benchutil.RSSBytes(pid)
+	list, err := cs.CoreV1().Pods(nsName(0)).List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	rv := list.ResourceVersion
+	var clients []kubernetes.Interface
+	for i := 0; i < cfg.Watchers; i += perConn {
+		c := rest.CopyConfig(rc)
+		// A config with its own dialer gets its own transport, so each
+		// group of watchers has a connection of its own.
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		c.Dial = d.DialContext
+		cl, err := kubernetes.NewForConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		clients = append(clients, cl)
+	}
+	sent := make([]time.Time, cfg.Updates)
+	var sentMu sync.Mutex
+	var lat []time.Duration
+	var latMu sync.Mutex
+	var received atomic.Int64
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	opened := make(chan error, cfg.Watchers)
+	for i := range cfg.Watchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := clients[i/perConn].CoreV1().Pods("").Watch(wctx, metav1.ListOptions{ResourceVersion: rv, LabelSelector: "group=lists"})
+			opened <- err
+			if err != nil {
+				return
+			}
+			defer w.Stop()
+			seen := 0
+			for ev := range w.ResultChan() {
+				if ev.Type != watch.Modified {
+					continue
+				}
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
+				}
+				k, err := strconv.Atoi(p.Labels["update"])
+				if err != nil {
+					continue
+				}
+				now := time.Now()
+				sentMu.Lock()
+				at := sent[k]
+				sentMu.Unlock()
+				latMu.Lock()
+				lat = append(lat, now.Sub(at))
+				latMu.Unlock()
+				received.Add(1)
+				if seen++; seen == cfg.Updates {
+					return
+				}
+			}
+		}()
+	}
+	for range cfg.Watchers {
+		if err := <-opened; err != nil {
+			return nil, fmt.Errorf("opening watch: %w", err)
+		}
+	}
+	openTime := time.Since(t0)
+	time.Sleep(2 * time.Second)
+	rssWatching := benchutil.RSSBytes(pid)
+	fmt.Printf("  %d watches open in %v; server RSS +%d MiB\n", cfg.Watchers, openTime.Round(time.Millisecond), (rssWatching-rssBefore)>>20)
+	u0 := time.Now()
+	for k := range cfg.Updates {
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{"update":"%d"}}}`, k)
+		sentMu.Lock()
+		sent[k] = time.Now()
+		sentMu.Unlock()
+		if _, err := cs.CoreV1().Pods(nsName(k%namespaces)).Patch(ctx, fmt.Sprintf("pod-%d", k), types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return nil, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := int64(cfg.Watchers * cfg.Updates)
+	deadline := time.Now().Add(2 * time.Minute)
+	for received.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	allDelivered := time.Since(u0)
+	wcancel()
+	wg.Wait()
+	if got := received.Load(); got < want {
+		return nil, fmt.Errorf("watchers received %d of %d events", got, want)
+	}
+	latMu.Lock()
+	defer latMu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return map[string]any{
+		"watchers":                  cfg.Watchers,
+		"updates":                   cfg.Updates,
+		"open_ms":                   float64(openTime.Microseconds()) / 1000,
+		"delivery_latency":          benchutil.Summarize(lat, 0),
+		"all_delivered_ms":          float64(allDelivered.Microseconds()) / 1000,
+		"server_rss_watching_delta": rssWatching - rssBefore,
+	}, nil
+}
+
+func printSummary(res map[string]any) {
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Printf("\n%-32s %v\n", "MEASURE", "VALUE")
+	for _, k := range keys {
+		switch v := res[k].(type) {
+		case map[string]any:
+			sub := make([]string, 0, len(v))
+			for s := range v {
+				sub = append(sub, s)
+			}
+			sort.Strings(sub)
+			for _, s := range sub {
+				fmt.Printf("%-32s %+v\n", k+"."+s, v[s])
+			}
+		default:
+			fmt.Printf("%-32s %v\n", k, v)
+		}
+	}
+}
