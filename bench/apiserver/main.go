@@ -16,8 +16,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
@@ -80,13 +78,7 @@ func run(bin, out string, nPods, ops, starts int) error {
 	idle := benchutil.RSSBytes(last.Cmd.Process.Pid)
 	report.Results["idle_rss_bytes"] = idle
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", last.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	cfg.QPS, cfg.Burst = 100000, 100000
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	cs, err := kubernetes.NewForConfig(cfg)
+	_, cs, err := benchutil.Client(last.Kubeconfig, 100000, true)
 	if err != nil {
 		return err
 	}

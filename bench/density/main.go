@@ -31,7 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
@@ -107,25 +106,12 @@ func deployments(total int) []int {
 
 func run(bin, out string, cfg config) error {
 	res := map[string]any{"nodes": cfg.Nodes, "pods_per_node": cfg.PodsPerNode, "target_rate": cfg.Rate}
-	tmp, err := os.MkdirTemp("", "skiff-bench-density-")
+	srv, stop, err := benchutil.StartInTemp(bin, "density")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	logf, _ := os.Create(filepath.Join(tmp, "log"))
-	defer logf.Close()
-	srv, err := benchutil.StartServer(bin, filepath.Join(tmp, "data"), logf)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	rc.QPS, rc.Burst = 1000, 1000
-	rc.ContentType = "application/vnd.kubernetes.protobuf"
-	cs, err := kubernetes.NewForConfig(rc)
+	defer stop()
+	_, cs, err := benchutil.Client(srv.Kubeconfig, 1000, true)
 	if err != nil {
 		return err
 	}
@@ -148,7 +134,7 @@ func run(bin, out string, cfg config) error {
 		prof = &profiler{dir: cfg.ProfileDir, cs: cs, hollowURL: "http://" + addr}
 	}
 	hollow := exec.Command(bin, hollowArgs...)
-	hollow.Stdout, hollow.Stderr = logf, logf
+	hollow.Stdout, hollow.Stderr = srv.Log, srv.Log
 	hollow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := hollow.Start(); err != nil {
 		return err

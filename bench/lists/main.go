@@ -43,7 +43,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
@@ -80,25 +79,12 @@ func main() {
 }
 
 func run(bin, out string, cfg config) error {
-	tmp, err := os.MkdirTemp("", "skiff-bench-lists-")
+	srv, stop, err := benchutil.StartInTemp(bin, "lists", "--node-monitor-grace-period", "24h")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	logf, _ := os.Create(filepath.Join(tmp, "log"))
-	defer logf.Close()
-	srv, err := benchutil.StartServer(bin, filepath.Join(tmp, "data"), logf, "--node-monitor-grace-period", "24h")
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	rc, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	rc.QPS, rc.Burst = 5000, 5000
-	rc.ContentType = "application/vnd.kubernetes.protobuf"
-	cs, err := kubernetes.NewForConfig(rc)
+	defer stop()
+	rc, cs, err := benchutil.Client(srv.Kubeconfig, 5000, true)
 	if err != nil {
 		return err
 	}

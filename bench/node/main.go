@@ -23,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
@@ -95,12 +94,7 @@ func run(bin, out string, nSteady, rate, nBurst, nHollow int) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	cfg.QPS, cfg.Burst = 1000, 1000
-	cs, err := kubernetes.NewForConfig(cfg)
+	_, cs, err := benchutil.Client(srv.Kubeconfig, 1000, false)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,11 @@ var (
 	corednsLatency = anchor{Value: 2.608, Better: lower, Text: "2.608 ms average",
 		Source: "CoreDNS scaling guide: internal queries at max QPS, n1-standard-2", URL: corednsURL,
 		Note: "anchor is an average at saturation; ours is a p50"}
+	issueKubectlList = anchor{Value: 10000, Better: lower, Text: "< 10 s at 150,000 pods",
+		Source: "skiff scale issue target (this machine)", URL: "https://kubernetes.io/docs/reference/kubectl/generated/kubectl_get/",
+		Note: "kubectl itself decodes the table: most of the time is the client's, see the note"}
+	issueServerRSS = anchor{Value: 8 << 30, Better: lower, Text: "< 8 GiB at 150,000 pods",
+		Source: "skiff scale issue target (this machine)", URL: largeURL}
 	clusterPods = anchor{Value: 150000, Better: higher, Text: "150,000 pods, 5,000 nodes, 110 pods/node",
 		Source: "Kubernetes: considerations for large clusters", URL: largeURL}
 
@@ -109,6 +114,12 @@ var anchors = []struct {
 	{"density/*.api_latency.*.p99_ms", sloMutating},
 	{"density/*.server_rss_bytes", k3sServerRAM},
 	{"density/*.lists.*", sloReadCollection},
+
+	{"lists/*.lists.kubectl_get_pods_A_*.max_ms", issueKubectlList},
+	{"lists/*.lists.*.max_ms", sloReadCollection},
+	{"lists/*.server_rss_bytes", issueServerRSS},
+	{"lists/*.create_and_status.p99_ms", sloMutating},
+	{"lists/*.watch.delivery_latency.p99_ms", anchor{Note: "anchor: none (watch latency has no published SLO)"}},
 }
 
 // row is one line of a table: the metrics matching Key (a pattern as in
@@ -162,6 +173,21 @@ var areas = []struct {
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
 		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
+	}},
+	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates.", []row{
+		{"pods_*.create_pods_per_second", "pods created (+ status) per second, filling to {1}", "/s"},
+		{"pods_*.create_and_status.p99_ms", "create + status p99, filling to {1}", "ms"},
+		{"pods_*.server_rss_bytes", "server RSS holding {1} pods", "bytes"},
+		{"pods_*.lists.kubectl_get_pods_A_chunked.max_ms", "`kubectl get pods -A` (chunks of 500), {1} pods, worst run", "ms"},
+		{"pods_*.lists.kubectl_get_pods_A_chunk0.max_ms", "`kubectl get pods -A --chunk-size=0`, {1} pods, worst run", "ms"},
+		{"pods_*.lists.kubectl_raw_list_rv0.max_ms", "`kubectl get --raw /api/v1/pods?resourceVersion=0`, {1} pods, worst run", "ms"},
+		{"pods_*.lists.clientgo_list_all_consistent.max_ms", "client-go LIST all pods (protobuf, consistent), {1} pods, worst of 3", "ms"},
+		{"pods_*.lists.clientgo_list_all_rv0.max_ms", "client-go LIST all pods (protobuf, rv=0), {1} pods, worst of 3", "ms"},
+		{"pods_*.watch.open_ms", "open the watches (1,000 unless -short), {1} pods", "ms"},
+		{"pods_*.watch.delivery_latency.p50_ms", "update → event at each watcher p50, {1} pods", "ms"},
+		{"pods_*.watch.delivery_latency.p99_ms", "update → event at each watcher p99, {1} pods", "ms"},
+		{"pods_*.watch.server_rss_watching_delta", "server RSS for the watchers, {1} pods", "bytes"},
+		{"pods_*.etcd_db_bytes", "etcd data size, {1} pods", "bytes"},
 	}},
 	{"proxy", "Service proxy (nftables)", "`go run ./bench/proxy` (root): the real proxy against the kernel's nftables in a fresh network namespace, fed by a fake clientset; N Services × 10 endpoints. " +
 		"Data plane: a client pod namespace and a backend pod namespace routed through the proxy's (veth pairs, both in the cluster CIDR, so no masquerade); every Service's 10 endpoints are 10 addresses of one Go HTTP server in the backend. " +

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -23,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
@@ -85,25 +83,12 @@ func main() {
 
 func run(bin string, sc scenario) (result, error) {
 	res := result{Nodes: sc.Nodes, Pods: sc.Pods, SteadyRate: sc.SteadyRate}
-	tmp, err := os.MkdirTemp("", "skiff-bench-sched-")
+	srv, stop, err := benchutil.StartInTemp(bin, "sched", "--disable-scheduler", "--disable-controller-manager")
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(tmp)
-	logf, _ := os.Create(filepath.Join(tmp, "server.log"))
-	defer logf.Close()
-	srv, err := benchutil.StartServer(bin, filepath.Join(tmp, "data"), logf, "--disable-scheduler", "--disable-controller-manager")
-	if err != nil {
-		return res, err
-	}
-	defer srv.Stop()
-	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
-	if err != nil {
-		return res, err
-	}
-	cfg.QPS, cfg.Burst = 100000, 100000
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	cs, err := kubernetes.NewForConfig(cfg)
+	defer stop()
+	_, cs, err := benchutil.Client(srv.Kubeconfig, 100000, true)
 	if err != nil {
 		return res, err
 	}
@@ -125,7 +110,7 @@ func run(bin string, sc scenario) (result, error) {
 
 	start := time.Now()
 	sched := exec.Command(bin, "scheduler", "--kubeconfig", srv.Kubeconfig, "--metrics-bind-address=")
-	sched.Stdout, sched.Stderr = logf, logf
+	sched.Stdout, sched.Stderr = srv.Log, srv.Log
 	sched.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sched.Start(); err != nil {
 		return res, err

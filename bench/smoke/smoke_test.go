@@ -24,6 +24,7 @@ var programs = []struct {
 	{name: "apiserver"},
 	{name: "scheduler"},
 	{name: "density"},
+	{name: "lists"},
 	{name: "dns"},
 	{name: "proxy", root: true},
 	{name: "node", root: true, containerd: true},

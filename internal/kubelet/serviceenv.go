@@ -18,52 +18,44 @@ import (
 // pod sees: the kubernetes Service in default always (in-cluster clients
 // find the API server through KUBERNETES_SERVICE_HOST/PORT), and the
 // services of the pod's namespace when enableServiceLinks is on (the
-// default). Headless services have none.
+// default). Headless services have none. The Services come from the
+// configured lister (as upstream's kubelet reads them; until it has
+// synced the variables cannot be known and the container waits), else
+// from the API server.
 func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) (*envList, error) {
-	if k.cfg.Services != nil {
-		return k.serviceEnvFromLister(pod)
+	list := func(ns string) ([]*corev1.Service, error) {
+		l, err := k.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.Service, len(l.Items))
+		for i := range l.Items {
+			out[i] = &l.Items[i]
+		}
+		return out, nil
+	}
+	get := func(ns, name string) (*corev1.Service, error) {
+		return k.client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	}
+	if lister := k.cfg.Services; lister != nil {
+		if k.cfg.ServicesSynced != nil && !k.cfg.ServicesSynced() {
+			return nil, errors.New("services have not yet been read at least once, cannot construct envvars")
+		}
+		list = func(ns string) ([]*corev1.Service, error) { return lister.Services(ns).List(labels.Everything()) }
+		get = func(ns, name string) (*corev1.Service, error) { return lister.Services(ns).Get(name) }
 	}
 	byName := map[string]*corev1.Service{}
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
-		list, err := k.client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		svcs, err := list(pod.Namespace)
 		if err != nil {
 			return nil, fmt.Errorf("list services: %w", err)
 		}
-		for i := range list.Items {
-			byName[list.Items[i].Name] = &list.Items[i]
-		}
-	}
-	if _, ok := byName["kubernetes"]; !ok {
-		svc, err := k.client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
-		switch {
-		case err == nil:
-			byName["kubernetes"] = svc
-		case !apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("get the kubernetes service: %w", err)
-		}
-	}
-	return serviceVars(byName), nil
-}
-
-// serviceEnvFromLister is serviceEnv from the Services lister; until it
-// has synced the variables cannot be known, and the container waits, as
-// upstream's kubelet makes it.
-func (k *Kubelet) serviceEnvFromLister(pod *corev1.Pod) (*envList, error) {
-	if k.cfg.ServicesSynced != nil && !k.cfg.ServicesSynced() {
-		return nil, errors.New("services have not yet been read at least once, cannot construct envvars")
-	}
-	byName := map[string]*corev1.Service{}
-	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
-		list, err := k.cfg.Services.Services(pod.Namespace).List(labels.Everything())
-		if err != nil {
-			return nil, fmt.Errorf("list services: %w", err)
-		}
-		for _, svc := range list {
+		for _, svc := range svcs {
 			byName[svc.Name] = svc
 		}
 	}
 	if _, ok := byName["kubernetes"]; !ok {
-		svc, err := k.cfg.Services.Services(metav1.NamespaceDefault).Get("kubernetes")
+		svc, err := get(metav1.NamespaceDefault, "kubernetes")
 		switch {
 		case err == nil:
 			byName["kubernetes"] = svc

@@ -134,26 +134,29 @@ func (s *store) retainedAt(ctx context.Context, rev int64) bool {
 // follows, so the last page has no continue token.
 func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate) (*listPage, error) {
 	page := &listPage{rev: snap.rev, remaining: -1}
-	i, _ := findKey(snap.items, read.start)
-	for ; i < len(snap.items); i++ {
-		e := snap.items[i]
-		if e.key >= read.end {
-			break
+	var err error
+	snap.items.ascend(read.start, read.end, func(e *stateEntry) bool {
+		if page.next != "" {
+			page.remaining++ // counting what the next pages hold
+			return true
 		}
-		ok, err := matches(pred, e.obj)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.key, err)
+		ok, merr := matches(pred, e.obj)
+		if merr != nil {
+			err = fmt.Errorf("%s: %w", e.key, merr)
+			return false
 		}
 		if !ok {
-			continue
+			return true
 		}
 		if limit > 0 && int64(len(page.items)) == limit {
-			page.next = e.key
-			end, _ := findKey(snap.items, read.end)
-			page.remaining = int64(end - i)
-			return page, nil
+			page.next, page.remaining = e.key, 1
+			return true
 		}
 		page.items = append(page.items, e.obj)
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return page, nil
 }

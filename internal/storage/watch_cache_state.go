@@ -3,10 +3,9 @@ package storage
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 
+	"github.com/google/btree"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -18,9 +17,11 @@ import (
 // shared watch's events; the objects are the events' own, so a pod in
 // both the buffer and the state is held once.
 //
-// Lists take snapshots: the sorted slice is shared with them and copied
-// by the next change (copy on write), so a snapshot costs nothing until
-// the state changes, and then one copy of n pointers.
+// The entries are in a B-tree, so that a change costs O(log n) however
+// many objects there are, and a list takes a snapshot by cloning it: the
+// clone shares every node, and each side copies a node only when it
+// first changes it (copy on write), so a snapshot costs nothing until
+// the state changes, and then a few nodes per change.
 
 // stateEntry is one key's current object. Entries are never modified;
 // a change replaces the entry.
@@ -30,58 +31,67 @@ type stateEntry struct {
 	rev int64          // the key's mod revision
 }
 
-// cacheState is the sorted set of entries.
+func entryLess(a, b *stateEntry) bool { return a.key < b.key }
+
+// stateDegree is the B-tree's degree: nodes of 31 to 63 entries.
+const stateDegree = 32
+
+// cacheState is the ordered set of entries; the zero value is empty.
 type cacheState struct {
-	items  []*stateEntry // sorted by key
-	shared bool          // items is held by a snapshot: copy before changing
+	tree *btree.BTreeG[*stateEntry]
 }
 
-// find returns the index of key in items, or where it would go.
-func findKey(items []*stateEntry, key string) (int, bool) {
-	return slices.BinarySearchFunc(items, key, func(e *stateEntry, k string) int { return strings.Compare(e.key, k) })
-}
-
-// own makes items safe to modify.
-func (s *cacheState) own() {
-	if s.shared {
-		s.items = slices.Clone(s.items)
-		s.shared = false
+func newCacheState(items []*stateEntry) cacheState {
+	t := btree.NewG(stateDegree, entryLess)
+	for _, e := range items {
+		t.ReplaceOrInsert(e)
 	}
+	return cacheState{tree: t}
 }
 
 // get returns key's entry, nil if absent.
 func (s *cacheState) get(key string) *stateEntry {
-	if i, ok := findKey(s.items, key); ok {
-		return s.items[i]
+	if s.tree == nil {
+		return nil
 	}
-	return nil
+	e, _ := s.tree.Get(&stateEntry{key: key})
+	return e
 }
 
 // put sets key's entry.
 func (s *cacheState) put(e *stateEntry) {
-	i, ok := findKey(s.items, e.key)
-	s.own()
-	if ok {
-		s.items[i] = e
-		return
+	if s.tree == nil {
+		*s = newCacheState(nil)
 	}
-	s.items = slices.Insert(s.items, i, e)
+	s.tree.ReplaceOrInsert(e)
 }
 
 // remove deletes key's entry if present.
 func (s *cacheState) remove(key string) {
-	i, ok := findKey(s.items, key)
-	if !ok {
-		return
+	if s.tree != nil {
+		s.tree.Delete(&stateEntry{key: key})
 	}
-	s.own()
-	s.items = slices.Delete(s.items, i, i+1)
 }
 
-// snapshot returns the entries; nobody may modify the slice.
-func (s *cacheState) snapshot() []*stateEntry {
-	s.shared = true
-	return s.items
+// snapshot returns a copy of the entries that later changes leave alone.
+func (s *cacheState) snapshot() stateSnapshot {
+	if s.tree == nil {
+		return stateSnapshot{}
+	}
+	return stateSnapshot{tree: s.tree.Clone()}
+}
+
+// stateSnapshot is the entries at one moment; read only.
+type stateSnapshot struct {
+	tree *btree.BTreeG[*stateEntry]
+}
+
+// ascend calls fn for the entries with keys in [start, end), in order,
+// until fn returns false.
+func (s stateSnapshot) ascend(start, end string, fn func(*stateEntry) bool) {
+	if s.tree != nil {
+		s.tree.AscendRange(&stateEntry{key: start}, &stateEntry{key: end}, fn)
+	}
 }
 
 // applyLocked brings the state up to date with e, if the state is ready,
@@ -129,7 +139,7 @@ func (c *watchCache) initState(ctx context.Context) error {
 		clear(c.latest)
 		c.startRev, c.headRev = listRev, listRev
 	}
-	c.state = cacheState{items: items}
+	c.state = newCacheState(items)
 	c.ready = true
 	c.notifyLocked()
 	c.mu.Unlock()
@@ -184,7 +194,7 @@ func (c *watchCache) notifyLocked() {
 
 // cacheSnapshot is the state at one revision.
 type cacheSnapshot struct {
-	items []*stateEntry
+	items stateSnapshot
 	rev   int64
 	taken time.Time
 }

@@ -21,10 +21,15 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Server is a skiff server process.
 type Server struct {
+	Log        *os.File // where its output goes; other processes of the run may share it
 	Cmd        *exec.Cmd
 	DataDir    string
 	Port       int
@@ -47,7 +52,7 @@ func FreePort() int {
 // StartServer runs `bin server` on loopback ports with dataDir (and any
 // extra flags) and waits for /readyz.
 func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server, error) {
-	s := &Server{DataDir: dataDir, Port: FreePort()}
+	s := &Server{DataDir: dataDir, Port: FreePort(), Log: logTo}
 	args := []string{"server", "--data-dir", dataDir, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(s.Port),
 		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
@@ -281,4 +286,42 @@ func EtcdSize(dir string) int64 {
 		return db
 	}
 	return all
+}
+
+// StartInTemp starts a server with its data in a fresh temporary
+// directory named after name, its output in a log file there. stop stops
+// the server and removes the directory.
+func StartInTemp(bin, name string, extra ...string) (srv *Server, stop func(), err error) {
+	tmp, err := os.MkdirTemp("", "skiff-bench-"+name+"-")
+	if err != nil {
+		return nil, nil, err
+	}
+	logf, err := os.Create(filepath.Join(tmp, "log"))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	srv, err = StartServer(bin, filepath.Join(tmp, "data"), logf, extra...)
+	if err != nil {
+		logf.Close()
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return srv, func() { srv.Stop(); logf.Close(); os.RemoveAll(tmp) }, nil
+}
+
+// Client is a clientset for kubeconfig allowed qps requests per second
+// (and as many in a burst), sending protobuf unless json is asked for,
+// with the config it was made from.
+func Client(kubeconfig string, qps float32, protobuf bool) (*rest.Config, kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc.QPS, rc.Burst = qps, int(qps)
+	if protobuf {
+		rc.ContentType = "application/vnd.kubernetes.protobuf"
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	return rc, cs, err
 }
