@@ -26,6 +26,10 @@ func (s *Server) encode(w http.ResponseWriter, mediaType string, code int, obj r
 	if st, ok := obj.(*metav1.Status); ok && st.Kind == "" {
 		st.Kind, st.APIVersion = "Status", "v1"
 	}
+	if items, lm, ok := streamableList(obj); ok && (mediaType == mediaProtobuf || mediaType == mediaJSON) {
+		s.streamList(w, mediaType, code, obj, items, lm)
+		return
+	}
 	switch mediaType {
 	case mediaProtobuf:
 		w.Header().Set("Content-Type", mediaProtobuf)
@@ -54,6 +58,23 @@ func (s *Server) encode(w http.ResponseWriter, mediaType string, code int, obj r
 		w.WriteHeader(code)
 		_, _ = w.Write(data)
 		_, _ = w.Write([]byte{'\n'})
+	}
+}
+
+// streamList writes a list item by item (liststream.go). An error after
+// the first bytes can only cut the response short, as upstream's
+// streaming encoders do; it is logged.
+func (s *Server) streamList(w http.ResponseWriter, mediaType string, code int, list runtime.Object, items []runtime.Object, lm metav1.ListInterface) {
+	w.Header().Set("Content-Type", mediaType)
+	w.WriteHeader(code)
+	var err error
+	if mediaType == mediaProtobuf {
+		err = writeProtobufList(w, list, items, lm)
+	} else {
+		err = writeJSONList(w, list, items, lm)
+	}
+	if err != nil {
+		s.log.Warn("streaming a list response", "kind", list.GetObjectKind().GroupVersionKind().Kind, "err", err)
 	}
 }
 

@@ -66,25 +66,20 @@ func (f *fanout) targets(dst []*subscription, e *cachedEvent, index func(runtime
 	if len(f.byValue) == 0 {
 		return append(dst, f.all...)
 	}
-	var prev runtime.Object
-	var err error
-	if !e.created {
-		prev, err = e.previous()
+	if index == nil {
+		return append(dst, f.all...)
 	}
-	if e.err != nil || err != nil || index == nil {
+	cur, prev, hasCur, hasPrev, err := e.indexValues(index)
+	if err != nil {
 		// Every watcher of the key gets the error; convert reports it.
 		return append(dst, f.all...)
 	}
 	dst = append(dst, f.unindexed...)
-	var cur string
-	if e.cur != nil {
-		cur = index(e.cur)
+	if hasCur {
 		dst = append(dst, f.byValue[cur]...)
 	}
-	if prev != nil {
-		if v := index(prev); e.cur == nil || v != cur {
-			dst = append(dst, f.byValue[v]...)
-		}
+	if hasPrev && (!hasCur || prev != cur) {
+		dst = append(dst, f.byValue[prev]...)
 	}
 	return dst
 }

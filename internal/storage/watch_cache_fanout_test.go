@@ -50,3 +50,37 @@ var errTest = testError("undecodable")
 type testError string
 
 func (e testError) Error() string { return string(e) }
+
+// A watcher resuming from the buffer skips, without its predicate, the
+// events whose states both lie outside its index value.
+func TestMayMatchIndex(t *testing.T) {
+	calls := 0
+	nodeName := func(obj runtime.Object) string { calls++; return obj.(*corev1.Pod).Spec.NodeName }
+	onNode := func(n string) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{NodeName: n}} }
+	move := &cachedEvent{cur: onNode("b"), prevSrc: onNode("a")}
+	for _, tc := range []struct {
+		e     *cachedEvent
+		value string
+		want  bool
+	}{
+		{&cachedEvent{created: true, cur: onNode("a")}, "a", true},
+		{&cachedEvent{created: true, cur: onNode("a")}, "b", false},
+		{move, "a", true},
+		{move, "b", true},
+		{move, "c", false},
+		{&cachedEvent{deleted: true, prevSrc: onNode("a")}, "a", true},
+		{&cachedEvent{deleted: true, prevSrc: onNode("a")}, "b", false},
+		{&cachedEvent{created: true, err: errTest}, "a", true},
+	} {
+		if got := tc.e.mayMatchIndex(nodeName, tc.value); got != tc.want {
+			t.Errorf("%+v for %q: %v, want %v", tc.e, tc.value, got, tc.want)
+		}
+	}
+	calls = 0
+	for range 100 {
+		move.mayMatchIndex(nodeName, "x")
+	}
+	if calls != 0 {
+		t.Errorf("index values computed %d more times; want once per event", calls)
+	}
+}

@@ -16,6 +16,10 @@ func (w *watcher) followCache(c *watchCache) bool {
 	}
 	defer c.unsubscribe(sub)
 	for _, e := range replay {
+		if sub.indexed && !e.mayMatchIndex(c.index, sub.indexValue) {
+			w.lastRev = e.rev // not this watcher's: skip its predicate
+			continue
+		}
 		ev, ok, err := w.filter.convert(e)
 		if err != nil {
 			w.sendError(err)

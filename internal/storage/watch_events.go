@@ -41,6 +41,49 @@ type cachedEvent struct {
 	lastOnce sync.Once
 	last     runtime.Object
 	lastErr  error
+
+	// The store's WatchIndex values of the new and previous states,
+	// computed once for every watcher (see indexValues).
+	idxOnce         sync.Once
+	idxCur, idxPrev string
+	hasCur, hasPrev bool
+	idxErr          error
+}
+
+// indexValues returns index's values of e's new state and of its
+// previous one (has* false where there is no such state), computed once
+// however many watchers ask. err is set when a state could not be
+// decoded; the caller then offers e to every watcher, whose convert
+// reports the error.
+func (e *cachedEvent) indexValues(index func(runtime.Object) string) (cur, prev string, hasCur, hasPrev bool, err error) {
+	e.idxOnce.Do(func() {
+		if e.err != nil {
+			e.idxErr = e.err
+			return
+		}
+		if e.cur != nil {
+			e.idxCur, e.hasCur = index(e.cur), true
+		}
+		if !e.created {
+			p, perr := e.previous()
+			if perr != nil {
+				e.idxErr = perr
+				return
+			}
+			if p != nil {
+				e.idxPrev, e.hasPrev = index(p), true
+			}
+		}
+	})
+	return e.idxCur, e.idxPrev, e.hasCur, e.hasPrev, e.idxErr
+}
+
+// mayMatchIndex reports whether e can concern a watcher that promised to
+// match only objects whose index value is value: false only when neither
+// state of e has that value.
+func (e *cachedEvent) mayMatchIndex(index func(runtime.Object) string, value string) bool {
+	cur, prev, hasCur, hasPrev, err := e.indexValues(index)
+	return err != nil || hasCur && cur == value || hasPrev && prev == value
 }
 
 // newCachedEvent decodes ev's new state; the previous one waits until asked.
