@@ -45,6 +45,7 @@ bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/scheduler
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/node
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/density
+	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/lists
 	$(GO) run ./bench/proxy
 	$(GO) run ./bench/dns
 	$(GO) run ./bench/report

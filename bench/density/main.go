@@ -28,6 +28,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -160,10 +161,11 @@ func run(bin, out string, cfg config) error {
 
 	plan := deployments(total)
 	profiled := false
+	retries := 0
 	start := time.Now()
 	created := 0
 	for i, replicas := range plan {
-		if err := createDeployment(ctx, cs, fmt.Sprintf("d%d-%d", replicas, i), int32(replicas)); err != nil {
+		if err := createWithRetries(ctx, cs, fmt.Sprintf("d%d-%d", replicas, i), int32(replicas), &retries); err != nil {
 			return err
 		}
 		created += replicas
@@ -178,6 +180,7 @@ func run(bin, out string, cfg config) error {
 		}
 	}
 	res["deployments"] = len(plan)
+	res["create_retries"] = retries
 	res["create_phase_ms"] = time.Since(start).Milliseconds()
 	fmt.Printf("  %d Deployments (%d pods) created in %v\n", len(plan), total, time.Since(start).Round(time.Millisecond))
 	if err := w.waitRunning(ctx, total, createTime+15*time.Minute); err != nil {
@@ -266,6 +269,26 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, n int, timeout
 		time.Sleep(500 * time.Millisecond)
 	}
 	return fmt.Errorf("only %d of %d nodes Ready after %v", ready, n, timeout)
+}
+
+// createWithRetries creates a Deployment, retrying what a client should
+// retry (429, 5xx, timeouts) a few times; each retry is counted, and a
+// Deployment an answered-with-an-error create made anyway is taken.
+func createWithRetries(ctx context.Context, cs kubernetes.Interface, name string, replicas int32, retries *int) error {
+	for attempt := 0; ; attempt++ {
+		err := createDeployment(ctx, cs, name, replicas)
+		switch {
+		case err == nil, attempt > 0 && apierrors.IsAlreadyExists(err):
+			return nil
+		case attempt < 5 && (apierrors.IsInternalError(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+			apierrors.IsTooManyRequests(err) || apierrors.IsServiceUnavailable(err)):
+			*retries++
+			fmt.Fprintf(os.Stderr, "  create %s: %v (retrying)\n", name, err)
+			time.Sleep(time.Second)
+		default:
+			return err
+		}
+	}
 }
 
 func createDeployment(ctx context.Context, cs kubernetes.Interface, name string, replicas int32) error {

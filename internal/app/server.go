@@ -126,7 +126,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded etcd: %w", err)
 		}
-		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints(), Logger: s.log})
+		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints(), KeepAliveTime: -1, Logger: s.log})
 	} else {
 		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: cfg.EtcdServers,
 			CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile, Logger: s.log})

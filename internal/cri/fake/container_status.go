@@ -33,7 +33,8 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 			Image:    &runtimeapi.ImageSpec{Image: c.image.ref, UserSpecifiedImage: c.config.GetImage().GetUserSpecifiedImage()},
 			ImageRef: c.image.repoDigest(), ImageId: c.image.id,
 			State: c.state, CreatedAt: c.createdAt,
-			Labels: copyMap(c.config.Labels), Annotations: copyMap(c.config.Annotations),
+			// Shared, not copied: see ListPodSandbox.
+			Labels: c.config.Labels, Annotations: c.config.Annotations,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
