@@ -40,8 +40,13 @@ import (
 // lists the state again.
 
 // DefaultWatchCacheSize is how many events the shared watch of a store
-// keeps for watchers that resume from a recent revision.
-const DefaultWatchCacheSize = 10000
+// keeps at most for watchers that resume from a recent revision:
+// upstream's upper bound (100×1024). The window below bounds it in time;
+// at a few hundred pod events a second (a 2,000-node density run) the
+// 10,000 this used to be held half a minute, less than the minute
+// between bookmarks, and every kubelet that re-watched fell back to a
+// watch of its own on etcd.
+const DefaultWatchCacheSize = 100 * 1024
 
 // watchCacheWindow is how long an event stays in the buffer at most.
 // Clients resume within seconds of a watch ending; older revisions are

@@ -160,17 +160,32 @@ func (b *timeBudget) giveBack(d time.Duration) {
 	b.avail = min(b.maxWait, b.avail+max(d, 0))
 }
 
-// eventRing is a fixed-capacity FIFO of events in revision order.
+// eventRing is a FIFO of at most max events in revision order. Its
+// buffer starts small and doubles as events arrive, so a quiet resource
+// holds little.
 type eventRing struct {
 	buf        []*cachedEvent
 	start, len int
+	max        int
 }
 
-func newEventRing(size int) eventRing { return eventRing{buf: make([]*cachedEvent, size)} }
+// initialRing is the buffer's first size.
+const initialRing = 256
+
+func newEventRing(max int) eventRing {
+	return eventRing{buf: make([]*cachedEvent, min(max, initialRing)), max: max}
+}
 
 // push appends e and returns the event it pushed out, if the ring was full.
 func (r *eventRing) push(e *cachedEvent) *cachedEvent {
 	var old *cachedEvent
+	if r.len == len(r.buf) && len(r.buf) < r.max {
+		grown := make([]*cachedEvent, min(r.max, 2*len(r.buf)))
+		for i := range r.len {
+			grown[i] = r.buf[(r.start+i)%len(r.buf)]
+		}
+		r.buf, r.start = grown, 0
+	}
 	if r.len == len(r.buf) {
 		old = r.pop()
 	}

@@ -84,3 +84,32 @@ func TestMayMatchIndex(t *testing.T) {
 		t.Errorf("index values computed %d more times; want once per event", calls)
 	}
 }
+
+// The event ring grows from a small buffer up to its maximum, keeping
+// order, and then drops the oldest events.
+func TestEventRingGrows(t *testing.T) {
+	r := newEventRing(1000)
+	if len(r.buf) != initialRing {
+		t.Fatalf("starts with %d slots, want %d", len(r.buf), initialRing)
+	}
+	var dropped []int64
+	for rev := int64(1); rev <= 1500; rev++ {
+		if old := r.push(&cachedEvent{rev: rev}); old != nil {
+			dropped = append(dropped, old.rev)
+		}
+		if rev == 300 {
+			r.pop() // the window expiring the oldest, mid-growth
+			dropped = append(dropped, 1)
+		}
+	}
+	if len(r.buf) != 1000 || r.len != 1000 {
+		t.Fatalf("%d slots, %d events; want 1000 and 1000", len(r.buf), r.len)
+	}
+	if len(dropped) != 500 || dropped[0] != 1 || dropped[499] != 500 {
+		t.Fatalf("dropped %d events (%v…), want revisions 1-500", len(dropped), dropped[:min(3, len(dropped))])
+	}
+	after := r.after(1200)
+	if len(after) != 300 || after[0].rev != 1201 || after[299].rev != 1500 {
+		t.Fatalf("after 1200: %d events from %d", len(after), after[0].rev)
+	}
+}
