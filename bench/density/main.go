@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -210,16 +209,8 @@ func run(bin, out string, cfg config) error {
 	res["lists"] = kubectlLists(srv.Kubeconfig)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 
-	report := benchutil.NewReport("density")
-	report.MergeEarlier(filepath.Join(out, "density.json"))
-	report.Results[fmt.Sprintf("nodes_%d", cfg.Nodes)] = res
 	printSummary(res)
-	path, err := report.Write(out)
-	if err != nil {
-		return err
-	}
-	fmt.Println("results:", path)
-	return nil
+	return benchutil.Save(out, "density", fmt.Sprintf("nodes_%d", cfg.Nodes), res)
 }
 
 func printSummary(res map[string]any) {

@@ -28,7 +28,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -155,16 +154,8 @@ func run(bin, out string, cfg config) error {
 	res["watch"] = w
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 
-	report := benchutil.NewReport("lists")
-	report.MergeEarlier(filepath.Join(out, "lists.json"))
-	report.Results[fmt.Sprintf("pods_%d", cfg.Pods)] = res
 	printSummary(res)
-	path, err := report.Write(out)
-	if err != nil {
-		return err
-	}
-	fmt.Println("results:", path)
-	return nil
+	return benchutil.Save(out, "lists", fmt.Sprintf("pods_%d", cfg.Pods), res)
 }
 
 func nsName(i int) string { return fmt.Sprintf("lists-%d", i) }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/skiff-sh/skiff/internal/controller/controllertest"
 	"github.com/skiff-sh/skiff/internal/kubelet"
@@ -61,16 +63,7 @@ func TestEnvResolution(t *testing.T) {
 		{Name: "ESCAPED", Value: "$$(A)"},
 	}
 	created := createPod(t, client, pod)
-	got := waitPod(t, client, ns, "envy", 10*time.Second, func(p *corev1.Pod) error {
-		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
-			return fmt.Errorf("not started: %+v", p.Status.ContainerStatuses)
-		}
-		return nil
-	})
-	cfg, ok := n.rt.ContainerConfig(strings.TrimPrefix(got.Status.ContainerStatuses[0].ContainerID, "fake://"))
-	if !ok {
-		t.Fatal("container config not found")
-	}
+	cfg := startedContainer(t, client, n, ns, "envy")
 	env := map[string]string{}
 	for _, kv := range cfg.Envs {
 		env[kv.Key] = string(kv.Value)
@@ -180,16 +173,7 @@ func TestServiceEnvFromLister(t *testing.T) {
 	envOf := func(n *testNode, name string) map[string]string {
 		t.Helper()
 		createPod(t, client, basicPod(ns, name, n.cfg.NodeName, "true"))
-		got := waitPod(t, client, ns, name, 10*time.Second, func(p *corev1.Pod) error {
-			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
-				return fmt.Errorf("not started")
-			}
-			return nil
-		})
-		cfg, ok := n.rt.ContainerConfig(strings.TrimPrefix(got.Status.ContainerStatuses[0].ContainerID, "fake://"))
-		if !ok {
-			t.Fatal("container config not found")
-		}
+		cfg := startedContainer(t, client, n, ns, name)
 		env := map[string]string{}
 		for _, kv := range cfg.Envs {
 			if strings.Contains(kv.Key, "SERVICE") || strings.HasSuffix(kv.Key, "_PORT") || strings.Contains(kv.Key, "_PORT_") {
@@ -208,4 +192,21 @@ func TestServiceEnvFromLister(t *testing.T) {
 	if fmt.Sprint(fromAPI) != fmt.Sprint(fromLister) {
 		t.Errorf("variables differ:\n api    %v\n lister %v", fromAPI, fromLister)
 	}
+}
+
+// startedContainer waits until pod name's first container has started on
+// n and returns the configuration the kubelet created it with.
+func startedContainer(t *testing.T, client kubernetes.Interface, n *testNode, ns, name string) *runtimeapi.ContainerConfig {
+	t.Helper()
+	got := waitPod(t, client, ns, name, 10*time.Second, func(p *corev1.Pod) error {
+		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
+			return fmt.Errorf("not started: %+v", p.Status.ContainerStatuses)
+		}
+		return nil
+	})
+	cfg, ok := n.rt.ContainerConfig(strings.TrimPrefix(got.Status.ContainerStatuses[0].ContainerID, "fake://"))
+	if !ok {
+		t.Fatal("container config not found")
+	}
+	return cfg
 }

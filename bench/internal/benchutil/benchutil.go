@@ -325,3 +325,17 @@ func Client(kubeconfig string, qps float32, protobuf bool) (*rest.Config, kubern
 	cs, err := kubernetes.NewForConfig(rc)
 	return rc, cs, err
 }
+
+// Save records res under key in dir/<name>.json, keeping the other keys
+// of an earlier run there, and prints where it went.
+func Save(dir, name, key string, res any) error {
+	report := NewReport(name)
+	report.MergeEarlier(filepath.Join(dir, name+".json"))
+	report.Results[key] = res
+	path, err := report.Write(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Println("results:", path)
+	return nil
+}
