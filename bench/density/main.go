@@ -43,15 +43,7 @@ func main() {
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
 	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created) and heap profiles (when all are Running) in this directory")
 	flag.Parse()
-	atoi := func(k, def string) int {
-		n, err := strconv.Atoi(benchutil.EnvOr(k, def))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: %s must be a positive integer\n", k)
-			os.Exit(2)
-		}
-		return n
-	}
-	cfg := config{Nodes: atoi("NODES", "100"), PodsPerNode: atoi("PODS_PER_NODE", "30"), Rate: atoi("RATE", "50")}
+	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50")}
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50}
 	}

@@ -59,15 +59,7 @@ func main() {
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 2,000 pods, 50 watchers")
 	hold := flag.Bool("hold", false, "after filling, print the kubeconfig and wait for Ctrl-C instead of measuring (to investigate by hand)")
 	flag.Parse()
-	atoi := func(k, def string) int {
-		n, err := strconv.Atoi(benchutil.EnvOr(k, def))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: %s must be a positive integer\n", k)
-			os.Exit(2)
-		}
-		return n
-	}
-	cfg := config{Hold: *hold, Pods: atoi("PODS", "150000"), Nodes: atoi("NODES", "5000"), Watchers: atoi("WATCHERS", "1000"), Updates: atoi("UPDATES", "100")}
+	cfg := config{Hold: *hold, Pods: benchutil.EnvInt("PODS", "150000"), Nodes: benchutil.EnvInt("NODES", "5000"), Watchers: benchutil.EnvInt("WATCHERS", "1000"), Updates: benchutil.EnvInt("UPDATES", "100")}
 	if *short {
 		cfg = config{Pods: 2000, Nodes: 50, Watchers: 50, Updates: 20}
 	}

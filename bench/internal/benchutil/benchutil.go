@@ -339,3 +339,14 @@ func Save(dir, name, key string, res any) error {
 	fmt.Println("results:", path)
 	return nil
 }
+
+// EnvInt is the positive integer in environment variable k, or def when
+// it is unset; anything else ends the program with a message.
+func EnvInt(k, def string) int {
+	n, err := strconv.Atoi(EnvOr(k, def))
+	if err != nil || n <= 0 {
+		fmt.Fprintf(os.Stderr, "bench: %s must be a positive integer\n", k)
+		os.Exit(2)
+	}
+	return n
+}
