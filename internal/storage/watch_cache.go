@@ -65,7 +65,8 @@ type watchCache struct {
 	startRev int64
 	headRev  int64 // the newest revision seen (events and progress)
 	// latest is each key's newest buffered event, to find an event's
-	// previous state in the buffer instead of decoding it again.
+	// previous state in the buffer instead of decoding it again, while
+	// the state is not ready (once it is, the state has every key's).
 	latest map[string]*cachedEvent
 	subs   *fanout // replaced, never modified, under mu
 	// index is the store's WatchIndex, nil if it has none.

@@ -18,14 +18,19 @@ func (c *watchCache) append(events []*clientv3.Event) ([]*cachedEvent, *fanout) 
 	defer c.mu.Unlock()
 	for _, e := range batch {
 		e.at = now
-		if l := c.latest[e.key]; l != nil && e.prevData != nil && l.rev == e.prevRev && l.cur != nil {
-			e.prevSrc, e.prevData = l.cur, nil
-		}
-		c.applyLocked(e)
-		if e.deleted {
-			delete(c.latest, e.key)
+		if c.ready {
+			// The state holds every key's current object: applyLocked
+			// finds the previous state there.
+			c.applyLocked(e)
 		} else {
-			c.latest[e.key] = e
+			if l := c.latest[e.key]; l != nil && e.prevData != nil && l.rev == e.prevRev && l.cur != nil {
+				e.prevSrc, e.prevData = l.cur, nil
+			}
+			if e.deleted {
+				delete(c.latest, e.key)
+			} else {
+				c.latest[e.key] = e
+			}
 		}
 		if old := c.ring.push(e); old != nil {
 			c.forgetLocked(old)

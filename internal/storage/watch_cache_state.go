@@ -141,6 +141,7 @@ func (c *watchCache) initState(ctx context.Context) error {
 	}
 	c.state = newCacheState(items)
 	c.ready = true
+	clear(c.latest) // the state serves previous states now
 	c.notifyLocked()
 	c.mu.Unlock()
 	if listRev > c.dispatched.Load() {
