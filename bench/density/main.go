@@ -6,9 +6,14 @@
 // all Running, per-pod startup (first seen → Running on a watch), the API
 // server's request latency per verb and resource (its own histogram,
 // scraped before and after), server RSS and CPU, the etcd data size, and
-// how long a full pod LIST takes with kubectl. Results go under
+// how long a full pod LIST takes with kubectl. Then, unless CHURN=0, the
+// churn run: every Deployment rolled to a new template at the same rate,
+// to all rollouts complete, with its own API latencies. Results go under
 // "nodes_<N>" in bench/results/density.json, merged with earlier runs of
 // other sizes. It never fails on timing.
+//
+// The server's RSS is printed every 30 s; past RSS_LIMIT_GIB (16) the run
+// stops, so a runaway server cannot stall the machine.
 //
 //	NODES=100 PODS_PER_NODE=30 RATE=50 go run ./bench/density [-short]
 package main
@@ -41,11 +46,12 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
-	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created) and heap profiles (when all are Running) in this directory")
+	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
-	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50")}
+	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
+		Churn: benchutil.EnvInt("CHURN", "1") != 0}
 	if *short {
-		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50}
+		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true}
 	}
 	cfg.ProfileDir = *profileDir
 	if err := run(*bin, *out, cfg); err != nil {
@@ -56,6 +62,7 @@ func main() {
 
 type config struct {
 	Nodes, PodsPerNode, Rate int
+	Churn                    bool // roll every Deployment once all pods run
 	ProfileDir               string
 }
 
@@ -132,6 +139,7 @@ func run(bin, out string, cfg config) error {
 		return err
 	}
 	defer func() { _ = syscall.Kill(-hollow.Process.Pid, syscall.SIGTERM); _ = hollow.Wait() }()
+	go monitor(ctx, cancel, prof, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
 	t0 := time.Now()
 	if err := waitNodesReady(ctx, cs, cfg.Nodes, 5*time.Minute); err != nil {
 		return err
@@ -199,6 +207,14 @@ func run(bin, out string, cfg config) error {
 	res["api_latency"] = latencies(before, after)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = kubectlLists(srv.Kubeconfig)
+	if cfg.Churn {
+		c, err := churn(ctx, cs, w, plan, cfg.Rate, createTime+15*time.Minute)
+		if err != nil {
+			return err
+		}
+		res["churn"] = c
+		res["server_rss_after_churn_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
+	}
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 
 	printSummary(res)
@@ -235,17 +251,8 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, n int, timeout
 	deadline := time.Now().Add(timeout)
 	ready := 0
 	for time.Now().Before(deadline) {
-		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
-		if err == nil {
-			ready = 0
-			for _, node := range l.Items {
-				for _, c := range node.Status.Conditions {
-					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-						ready++
-					}
-				}
-			}
-			if ready >= n {
+		if r, err := readyNodes(ctx, cs); err == nil {
+			if ready = r; ready >= n {
 				return nil
 			}
 		}
@@ -362,11 +369,18 @@ func (p *podWatch) waitRunning(ctx context.Context, n int, timeout time.Duration
 }
 
 func (p *podWatch) startupLatencies() []time.Duration {
+	return p.startupLatenciesSince(time.Time{})
+}
+
+// startupLatenciesSince is startupLatencies of the pods first seen after t.
+func (p *podWatch) startupLatenciesSince(t time.Time) []time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]time.Duration, 0, len(p.running))
-	for name, t := range p.running {
-		out = append(out, t.Sub(p.seen[name]))
+	for name, r := range p.running {
+		if seen := p.seen[name]; seen.After(t) {
+			out = append(out, r.Sub(seen))
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
 
 // profiler saves Go profiles of the server (its /debug/pprof/, which
@@ -77,4 +79,41 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 		return
 	}
 	fmt.Printf("  profile saved: %s\n", f)
+}
+
+// monitor prints the server's and hollow nodes' RSS every interval and,
+// with a profiler, saves the server's heap and goroutines each time its
+// RSS first passes another step (2 GiB, 4 GiB, ...), so a run whose
+// memory grows leaves the profiles that say why. Past limit it cancels
+// the run: on a machine without swap a runaway server would stall
+// everything else.
+func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, serverPID, hollowPID int, limit int64) {
+	const step = 2 << 30
+	next := int64(step)
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rss := benchutil.RSSBytes(serverPID)
+		fmt.Printf("  [monitor] server RSS %.2f GiB, hollow RSS %.2f GiB\n",
+			float64(rss)/(1<<30), float64(benchutil.RSSBytes(hollowPID))/(1<<30))
+		if rss >= next {
+			tag := fmt.Sprintf("rss%dg", rss>>30)
+			if p != nil {
+				p.save(ctx, "server-heap-"+tag, "/debug/pprof/heap", false)
+				p.save(ctx, "server-goroutine-"+tag, "/debug/pprof/goroutine", false)
+			}
+			next = (rss/step + 1) * step
+		}
+		if limit > 0 && rss > limit {
+			fmt.Fprintf(os.Stderr, "  [monitor] server RSS %.2f GiB passed the %.0f GiB limit: stopping the run\n",
+				float64(rss)/(1<<30), float64(limit)/(1<<30))
+			cancel()
+			return
+		}
+	}
 }

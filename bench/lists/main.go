@@ -4,6 +4,8 @@
 //
 //   - `kubectl get pods -A` as a user runs it (chunks of 500, a table),
 //     with --chunk-size=0, and a raw resourceVersion=0 list, each timed;
+//   - the same Table requests kubectl makes, read but not decoded: the
+//     server's share of kubectl's time;
 //   - a client-go protobuf LIST of every pod, consistent and at rv=0;
 //   - WATCHERS concurrent watches of every pod (on separate connections,
 //     as separate clients would hold them), then a burst of pod updates:
@@ -22,9 +24,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -135,6 +140,17 @@ func run(bin, out string, cfg config) error {
 	}
 	for k, v := range kubectlLists(srv.Kubeconfig, cfg.Pods) {
 		lists[k] = v
+	}
+	for _, chunk := range []int64{500, 0} {
+		key := fmt.Sprintf("table_fetch_chunk%d", chunk)
+		d, rows, err := fetchTable(ctx, rc, chunk)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if rows != cfg.Pods {
+			return fmt.Errorf("%s: %d rows, want %d", key, rows, cfg.Pods)
+		}
+		lists[key+"_ms"] = float64(d.Microseconds()) / 1000
 	}
 	res["lists"] = lists
 	res["server_rss_after_lists_bytes"] = benchutil.RSSBytes(pid)
@@ -259,6 +275,52 @@ func kubectlLists(kubeconfig string, pods int) map[string]any {
 		}
 	}
 	return out
+}
+
+// fetchTable makes the requests `kubectl get pods -A` makes (a Table of
+// every pod, in pages of chunk rows; 0 is one page) and reads the whole
+// answer without decoding the rows: the server's share of kubectl's time.
+// It returns the time and the number of rows.
+func fetchTable(ctx context.Context, rc *rest.Config, chunk int64) (time.Duration, int, error) {
+	hc, err := rest.HTTPClientFor(rc)
+	if err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	rows, next := 0, ""
+	for {
+		q := url.Values{"limit": {strconv.FormatInt(chunk, 10)}}
+		if next != "" {
+			q.Set("continue", next)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rc.Host+"/api/v1/pods?"+q.Encode(), nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		var page struct {
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+			Rows []struct{} `json:"rows"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, 0, fmt.Errorf("status %s", resp.Status)
+		}
+		rows += len(page.Rows)
+		if next = page.Metadata.Continue; next == "" {
+			return time.Since(t0), rows, nil
+		}
+	}
 }
 
 func countLines(b []byte) int {

@@ -36,7 +36,7 @@ func toAPIError(err error, gr schema.GroupResource, name string) error {
 	case errors.Is(err, storage.ErrInvalidContinue):
 		return apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
 	case errors.Is(err, storage.ErrTooLargeResourceVersion):
-		return apierrors.NewTimeoutError("Too large resource version", 1)
+		return storage.TooLargeResourceVersionStatus("Too large resource version")
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierrors.NewTimeoutError(err.Error(), 1)
 	}

@@ -137,7 +137,12 @@ func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate
 	var err error
 	snap.items.ascend(read.start, read.end, func(e *stateEntry) bool {
 		if page.next != "" {
-			page.remaining++ // counting what the next pages hold
+			// Counting what the next pages hold, which is only reported
+			// (as remainingItemCount) for lists without a predicate.
+			if pred != nil {
+				return false
+			}
+			page.remaining++
 			return true
 		}
 		ok, merr := matches(pred, e.obj)
@@ -177,7 +182,15 @@ func (c *watchCache) isReady() bool {
 
 // initialStateFromCache reads a watch's initial state from the cache at
 // a consistent revision at least minRev, as a consistent list does;
-// served is false when the caller must read etcd.
+// served is false when the caller must read etcd (no cache for the key,
+// or an etcd whose progress notifications cannot be trusted).
+//
+// Unlike a list, a watch whose cache does not catch up within cacheWait
+// does not read etcd: it fails with "Too large resource version" (504,
+// retry after a second), as upstream's watch cache does. Falling back
+// would turn a lagging cache into an unpaged etcd read of the whole
+// resource per re-watching client — at a thousand kubelets, gigabytes at
+// once, which is what made the cache lag.
 func (s *store) initialStateFromCache(ctx context.Context, key string, read listRead, minRev int64, pred Predicate) (*listPage, bool, error) {
 	c := s.cacheFor(key)
 	if c == nil || !progressNotifyReliable(ctx, s.client) {
@@ -188,9 +201,16 @@ func (s *store) initialStateFromCache(ctx context.Context, key string, read list
 		return nil, false, err
 	}
 	c.ensureStarted(rev)
-	snap, ok, err := c.waitReady(ctx, max(rev, minRev), cacheWait, true)
-	if err != nil || !ok {
+	want := max(rev, minRev)
+	snap, ok, err := c.waitReady(ctx, want, cacheWait, true)
+	if err != nil {
 		return nil, false, err
+	}
+	if !ok {
+		c.mu.Lock()
+		head := c.headRev
+		c.mu.Unlock()
+		return nil, true, tooLargeError(want, head)
 	}
 	page, err := readSnapshot(snap, read, 0, pred)
 	return page, err == nil, err

@@ -12,8 +12,11 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/etcdtest"
@@ -323,5 +326,35 @@ func TestCacheReinitAfterCompaction(t *testing.T) {
 		if got := podNames(s.list(t, s.prefix, storage.ListOptions{})); !slices.Equal(got, []string{"b", "c", "d"}) {
 			t.Fatalf("after compaction: %v", got)
 		}
+	})
+}
+
+// TestCacheWatchInitialStateWhileCacheLags: a watch that starts with the
+// current state, while the cache cannot catch up with etcd, fails with
+// "Too large resource version" (for the client to retry) instead of
+// reading the whole resource from etcd; once the cache catches up, the
+// same watch gets the state from memory.
+func TestCacheWatchInitialStateWhileCacheLags(t *testing.T) {
+	s := newCachedStore(t)
+	s.create(t, "a", "n")
+	s.list(t, s.prefix, storage.ListOptions{}) // starts the cache
+
+	release := s.watcher.breakAndHold()
+	s.create(t, "b", "n") // etcd moves on; the cache cannot follow
+	s.fromCache(t, "watch while the cache lags", func() {
+		w := s.watch(t, "", nil)
+		ev, ok := nextEvent(t, w)
+		st, isStatus := ev.Object.(*metav1.Status)
+		if !ok || ev.Type != watch.Error || !isStatus {
+			t.Fatalf("got %v %T, want an ERROR event", ev.Type, ev.Object)
+		}
+		if err := (&apierrors.StatusError{ErrStatus: *st}); !apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge) || st.Code != 504 {
+			t.Fatalf("got %d %s %+v, want a 504 too-large-resource-version", st.Code, st.Reason, st.Details)
+		}
+	})
+	release()
+	s.fromCache(t, "watch once the cache caught up", func() {
+		w := s.watch(t, "", nil)
+		expectNames(t, w, watch.Added, "a", "b")
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Resource versions are etcd revisions written in decimal. "" and "0" have
@@ -56,6 +58,15 @@ func (s *store) waitForRevision(ctx context.Context, want int64) (int64, error) 
 		}
 		delay = min(2*delay, 400*time.Millisecond)
 	}
+}
+
+// TooLargeResourceVersionStatus is how ErrTooLargeResourceVersion reaches
+// a client, as upstream's: a 504 to retry in a second, with the cause
+// client-go's reflector looks for (ResourceVersionTooLarge).
+func TooLargeResourceVersionStatus(msg string) *apierrors.StatusError {
+	e := apierrors.NewTimeoutError(msg, 1)
+	e.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return e
 }
 
 func tooLargeError(want, cur int64) error {

@@ -249,7 +249,7 @@ func (w *watcher) sendError(err error) {
 	case errors.Is(err, ErrExpired):
 		status = apierrors.NewResourceExpired(err.Error())
 	case errors.Is(err, ErrTooLargeResourceVersion):
-		status = apierrors.NewTimeoutError(err.Error(), 1)
+		status = TooLargeResourceVersionStatus(err.Error())
 	default:
 		status = apierrors.NewInternalError(err)
 	}

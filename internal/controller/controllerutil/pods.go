@@ -67,49 +67,50 @@ func IsPodAvailable(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
 	return !since.IsZero() && !since.Add(min).After(now)
 }
 
-// PodControllerUIDIndex names the pod informer index that AddPodControllerUIDIndexer adds.
-const PodControllerUIDIndex = "podControllerUID"
+// ControllerUIDIndex names the informer index that AddControllerUIDIndexer adds.
+const ControllerUIDIndex = "controllerUID"
 
-// orphanPodIndexKey is the index value of pods without a controller in
+// orphanIndexKey is the index value of objects without a controller in
 // namespace ns (UIDs never contain a slash).
-func orphanPodIndexKey(ns string) string { return ns + "/" }
+func orphanIndexKey(ns string) string { return ns + "/" }
 
-// AddPodControllerUIDIndexer indexes inf's pods by their controller's UID,
-// and pods with no controller by namespace, so that a controller finds the
-// pods it owns, and the orphans it may adopt, without scanning every pod
-// of the namespace (as upstream's controllers do since 1.31). Adding it
-// twice to a shared informer is harmless.
-func AddPodControllerUIDIndexer(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[PodControllerUIDIndex]; ok {
+// AddControllerUIDIndexer indexes inf's objects by their controller's
+// UID, and objects with no controller by namespace, so that a controller
+// finds what it owns, and the orphans it may adopt, without scanning
+// every object of the namespace (as upstream's ReplicaSet controller does
+// for pods since 1.31; the Deployment controller uses it for ReplicaSets).
+// Adding it twice to a shared informer is harmless.
+func AddControllerUIDIndexer(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[ControllerUIDIndex]; ok {
 		return nil
 	}
-	return inf.AddIndexers(cache.Indexers{PodControllerUIDIndex: func(obj any) ([]string, error) {
-		pod, ok := obj.(*corev1.Pod)
+	return inf.AddIndexers(cache.Indexers{ControllerUIDIndex: func(obj any) ([]string, error) {
+		o, ok := obj.(metav1.Object)
 		if !ok {
 			return nil, nil
 		}
-		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		if ref := metav1.GetControllerOfNoCopy(o); ref != nil {
 			return []string{string(ref.UID)}, nil
 		}
-		return []string{orphanPodIndexKey(pod.Namespace)}, nil
+		return []string{orphanIndexKey(o.GetNamespace())}, nil
 	}})
 }
 
-// PodsOwnedOrOrphaned returns, from an indexer with
-// AddPodControllerUIDIndexer's index, the pods of namespace ns that the
-// controller with UID owner controls, and those no controller controls.
-func PodsOwnedOrOrphaned(indexer cache.Indexer, ns string, owner types.UID) ([]*corev1.Pod, error) {
-	var pods []*corev1.Pod
-	for _, key := range []string{string(owner), orphanPodIndexKey(ns)} {
-		objs, err := indexer.ByIndex(PodControllerUIDIndex, key)
+// OwnedOrOrphaned returns, from an indexer with AddControllerUIDIndexer's
+// index, the objects of namespace ns that the controller with UID owner
+// controls, and those no controller controls.
+func OwnedOrOrphaned[T metav1.Object](indexer cache.Indexer, ns string, owner types.UID) ([]T, error) {
+	var out []T
+	for _, key := range []string{string(owner), orphanIndexKey(ns)} {
+		objs, err := indexer.ByIndex(ControllerUIDIndex, key)
 		if err != nil {
 			return nil, err
 		}
 		for _, o := range objs {
-			if pod, ok := o.(*corev1.Pod); ok && pod.Namespace == ns {
-				pods = append(pods, pod)
+			if t, ok := o.(T); ok && t.GetNamespace() == ns {
+				out = append(out, t)
 			}
 		}
 	}
-	return pods, nil
+	return out, nil
 }

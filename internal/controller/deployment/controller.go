@@ -50,6 +50,7 @@ type Controller struct {
 	client    kubernetes.Interface
 	dLister   appslisters.DeploymentLister
 	rsLister  appslisters.ReplicaSetLister
+	rsIndexer cache.Indexer // with controllerutil.ControllerUIDIndex
 	podLister corelisters.PodLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
@@ -66,6 +67,7 @@ func New(ctx context.Context, client kubernetes.Interface, dInformer appsinforme
 		client:    client,
 		dLister:   dInformer.Lister(),
 		rsLister:  rsInformer.Lister(),
+		rsIndexer: rsInformer.Informer().GetIndexer(),
 		podLister: podInformer.Lister(),
 		synced: []cache.InformerSynced{dInformer.Informer().HasSynced, rsInformer.Informer().HasSynced,
 			podInformer.Informer().HasSynced},
@@ -73,6 +75,9 @@ func New(ctx context.Context, client kubernetes.Interface, dInformer appsinforme
 		recorder: opts.Recorder,
 		log:      opts.Logger,
 		clock:    opts.Clock,
+	}
+	if err := controllerutil.AddControllerUIDIndexer(rsInformer.Informer()); err != nil {
+		return nil, err
 	}
 	if c.log == nil {
 		c.log = slog.Default()

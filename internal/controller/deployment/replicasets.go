@@ -18,7 +18,7 @@ import (
 // claimReplicaSets returns the ReplicaSets d controls, adopting matching
 // orphans and releasing owned ones that no longer match its selector.
 func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment, sel labels.Selector) ([]*appsv1.ReplicaSet, error) {
-	all, err := c.rsLister.ReplicaSets(d.Namespace).List(labels.Everything())
+	all, err := controllerutil.OwnedOrOrphaned[*appsv1.ReplicaSet](c.rsIndexer, d.Namespace, d.UID)
 	if err != nil {
 		return nil, err
 	}

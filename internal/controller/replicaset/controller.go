@@ -54,7 +54,7 @@ type Options struct {
 type Controller struct {
 	client       kubernetes.Interface
 	rsLister     appslisters.ReplicaSetLister
-	podIndexer   cache.Indexer // with controllerutil.PodControllerUIDIndex
+	podIndexer   cache.Indexer // with controllerutil.ControllerUIDIndex
 	synced       []cache.InformerSynced
 	queue        workqueue.TypedRateLimitingInterface[string]
 	expectations *controllerutil.Expectations
@@ -79,7 +79,7 @@ func New(ctx context.Context, client kubernetes.Interface, rsInformer appsinform
 		clock:      opts.Clock,
 		burst:      opts.BurstReplicas,
 	}
-	if err := controllerutil.AddPodControllerUIDIndexer(podInformer.Informer()); err != nil {
+	if err := controllerutil.AddControllerUIDIndexer(podInformer.Informer()); err != nil {
 		return nil, err
 	}
 	if c.log == nil {

@@ -41,7 +41,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	needsManage := c.expectations.Satisfied(key) && rs.DeletionTimestamp == nil
 
 	// Only the pods rs controls and orphans can be claimed.
-	all, err := controllerutil.PodsOwnedOrOrphaned(c.podIndexer, ns, rs.UID)
+	all, err := controllerutil.OwnedOrOrphaned[*corev1.Pod](c.podIndexer, ns, rs.UID)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"maps"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -90,6 +91,22 @@ type NodeInfo struct {
 	// few pods whose terms every decision must check (symmetry).
 	PodsWithAffinity             []*PodInfo
 	PodsWithRequiredAntiAffinity []*PodInfo
+	// Controllers counts the node's pods per namespace and controller
+	// UID, so spreading a pod's replicas costs one lookup per node rather
+	// than a walk of the node's pods.
+	Controllers map[ControllerKey]int32
+}
+
+// ControllerKey names a controller by its namespace and UID (an owner
+// reference naming a UID in another namespace is not the same owner).
+type ControllerKey struct {
+	Namespace string
+	UID       types.UID
+}
+
+// ControllerKey returns the key of the pod's controller ("" UID if none).
+func (p *PodInfo) ControllerKey() ControllerKey {
+	return ControllerKey{Namespace: p.Pod.Namespace, UID: p.Controller}
 }
 
 // NewNodeInfo returns a NodeInfo for node with the given pods.
@@ -123,6 +140,12 @@ func (n *NodeInfo) AddPod(p *PodInfo) {
 	n.NonZeroRequested.MilliCPU += p.NonZero.MilliCPU
 	n.NonZeroRequested.Memory += p.NonZero.Memory
 	n.UsedPorts = append(n.UsedPorts, p.HostPorts...)
+	if p.Controller != "" {
+		if n.Controllers == nil {
+			n.Controllers = map[ControllerKey]int32{}
+		}
+		n.Controllers[p.ControllerKey()]++
+	}
 	if p.Affinity != nil {
 		n.PodsWithAffinity = append(n.PodsWithAffinity, p)
 		if len(p.Affinity.RequiredAnti) > 0 {
@@ -145,6 +168,12 @@ func (n *NodeInfo) RemovePod(uid types.UID) bool {
 		for _, q := range n.Pods {
 			n.UsedPorts = append(n.UsedPorts, q.HostPorts...)
 		}
+		if p.Controller != "" {
+			k := p.ControllerKey()
+			if n.Controllers[k]--; n.Controllers[k] <= 0 {
+				delete(n.Controllers, k)
+			}
+		}
 		if p.Affinity != nil {
 			n.PodsWithAffinity = withoutPod(n.PodsWithAffinity, uid)
 			n.PodsWithRequiredAntiAffinity = withoutPod(n.PodsWithRequiredAntiAffinity, uid)
@@ -164,6 +193,7 @@ func (n *NodeInfo) Clone() *NodeInfo {
 	c.UsedPorts = append([]HostPort(nil), n.UsedPorts...)
 	c.PodsWithAffinity = append([]*PodInfo(nil), n.PodsWithAffinity...)
 	c.PodsWithRequiredAntiAffinity = append([]*PodInfo(nil), n.PodsWithRequiredAntiAffinity...)
+	c.Controllers = maps.Clone(n.Controllers)
 	return &c
 }
 

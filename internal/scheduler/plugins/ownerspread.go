@@ -9,18 +9,12 @@ type OwnerSpread struct{}
 
 func (OwnerSpread) Name() string { return "OwnerSpread" }
 
-// Score counts the node's pods of the same controller.
+// Score counts the node's pods of the same namespace and controller.
 func (OwnerSpread) Score(pod *framework.PodInfo, node *framework.NodeInfo) int64 {
 	if pod.Controller == "" {
 		return 0
 	}
-	var n int64
-	for _, p := range node.Pods {
-		if p.Controller == pod.Controller && p.Pod.Namespace == pod.Pod.Namespace {
-			n++
-		}
-	}
-	return n
+	return int64(node.Controllers[pod.ControllerKey()])
 }
 
 // Normalize gives the node with the most siblings 0.
