@@ -8,7 +8,8 @@
 // scraped before and after), server RSS and CPU, the etcd data size, and
 // how long a full pod LIST takes with kubectl. Then, unless CHURN=0, the
 // churn run: every Deployment rolled to a new template at the same rate,
-// to all rollouts complete, with its own API latencies. Results go under
+// to all rollouts complete, with its own API latencies (saved under
+// "churn_nodes_<N>"). Results go under
 // "nodes_<N>" in bench/results/density.json, merged with earlier runs of
 // other sizes. It never fails on timing.
 //
@@ -105,7 +106,7 @@ func deployments(total int) []int {
 
 func run(bin, out string, cfg config) error {
 	res := map[string]any{"nodes": cfg.Nodes, "pods_per_node": cfg.PodsPerNode, "target_rate": cfg.Rate}
-	srv, stop, err := benchutil.StartInTemp(bin, "density")
+	srv, stop, err := benchutil.StartInTemp(bin, "density", "--cluster-cidr", benchutil.ScaleClusterCIDR)
 	if err != nil {
 		return err
 	}
@@ -207,18 +208,27 @@ func run(bin, out string, cfg config) error {
 	res["api_latency"] = latencies(before, after)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = kubectlLists(srv.Kubeconfig)
-	if cfg.Churn {
-		c, err := churn(ctx, cs, w, plan, cfg.Rate, createTime+15*time.Minute)
-		if err != nil {
-			return err
-		}
-		res["churn"] = c
-		res["server_rss_after_churn_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
-	}
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 
 	printSummary(res)
-	return benchutil.Save(out, "density", fmt.Sprintf("nodes_%d", cfg.Nodes), res)
+	if err := benchutil.Save(out, "density", fmt.Sprintf("nodes_%d", cfg.Nodes), res); err != nil {
+		return err
+	}
+	if !cfg.Churn {
+		return nil
+	}
+	cpu1 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
+	c, err := churn(ctx, cs, w, plan, cfg.Rate, createTime+15*time.Minute)
+	if err != nil {
+		return err
+	}
+	c["nodes"] = cfg.Nodes
+	c["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu1) / 100
+	c["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
+	c["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
+	c["commit_time"] = time.Now().UTC().Format(time.RFC3339)
+	printSummary(c)
+	return benchutil.Save(out, "density", fmt.Sprintf("churn_nodes_%d", cfg.Nodes), c)
 }
 
 func printSummary(res map[string]any) {

@@ -75,7 +75,7 @@ func main() {
 }
 
 func run(bin, out string, cfg config) error {
-	srv, stop, err := benchutil.StartInTemp(bin, "lists", "--node-monitor-grace-period", "24h")
+	srv, stop, err := benchutil.StartInTemp(bin, "lists", "--node-monitor-grace-period", "24h", "--cluster-cidr", benchutil.ScaleClusterCIDR)
 	if err != nil {
 		return err
 	}

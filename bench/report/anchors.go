@@ -107,6 +107,7 @@ var anchors = []struct {
 	{"dns/*.p50_ms", corednsLatency},
 
 	{"density/*.pods", clusterPods},
+	{"density/*.replacement_pod_startup.p99_ms", sloPodStartup},
 	{"density/*.pod_startup.p99_ms", sloPodStartup},
 	{"density/*.api_latency.list *.p99_ms", sloReadCollection},
 	{"density/*.api_latency.get *.p99_ms", sloReadResource},
@@ -116,6 +117,7 @@ var anchors = []struct {
 	{"density/*.lists.*", sloReadCollection},
 
 	{"lists/*.lists.kubectl_get_pods_A_*.max_ms", issueKubectlList},
+	{"lists/*.lists.table_fetch_*_ms", issueKubectlList},
 	{"lists/*.lists.*.max_ms", sloReadCollection},
 	{"lists/*.server_rss_bytes", issueServerRSS},
 	{"lists/*.create_and_status.p99_ms", sloMutating},
@@ -173,6 +175,13 @@ var areas = []struct {
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
 		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
+		{"churn_nodes_*.time_to_all_rolled_out_ms", "churn: every Deployment rolled out, {1} nodes", "ms"},
+		{"churn_nodes_*.pods_replaced_per_second", "churn: pods replaced per second, {1} nodes", "/s"},
+		{"churn_nodes_*.replacement_pod_startup.p50_ms", "churn: replacement pod startup p50, {1} nodes", "ms"},
+		{"churn_nodes_*.replacement_pod_startup.p99_ms", "churn: replacement pod startup p99, {1} nodes", "ms"},
+		{"churn_nodes_*.nodes_ready_after", "churn: nodes Ready at the end, {1} nodes", "count"},
+		{"churn_nodes_*.api_latency.*.p99_ms", "churn: API {2} p99, {1} nodes", "ms"},
+		{"churn_nodes_*.server_rss_bytes", "churn: server RSS at the end, {1} nodes", "bytes"},
 	}},
 	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates.", []row{
 		{"pods_*.create_pods_per_second", "pods created (+ status) per second, filling to {1}", "/s"},
@@ -181,6 +190,8 @@ var areas = []struct {
 		{"pods_*.lists.kubectl_get_pods_A_chunked.max_ms", "`kubectl get pods -A` (chunks of 500), {1} pods, worst run", "ms"},
 		{"pods_*.lists.kubectl_get_pods_A_chunk0.max_ms", "`kubectl get pods -A --chunk-size=0`, {1} pods, worst run", "ms"},
 		{"pods_*.lists.kubectl_raw_list_rv0.max_ms", "`kubectl get --raw /api/v1/pods?resourceVersion=0`, {1} pods, worst run", "ms"},
+		{"pods_*.lists.table_fetch_chunk500_ms", "the Tables `kubectl get pods -A` fetches (chunks of 500), read but not decoded: the server's share, {1} pods", "ms"},
+		{"pods_*.lists.table_fetch_chunk0_ms", "the same in one Table (--chunk-size=0), {1} pods", "ms"},
 		{"pods_*.lists.clientgo_list_all_consistent.max_ms", "client-go LIST all pods (protobuf, consistent), {1} pods, worst of 3", "ms"},
 		{"pods_*.lists.clientgo_list_all_rv0.max_ms", "client-go LIST all pods (protobuf, rv=0), {1} pods, worst of 3", "ms"},
 		{"pods_*.watch.open_ms", "open the watches (1,000 unless -short), {1} pods", "ms"},

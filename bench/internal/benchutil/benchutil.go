@@ -350,3 +350,9 @@ func EnvInt(k, def string) int {
 	}
 	return n
 }
+
+// ScaleClusterCIDR is a pod range with a /24 for each of up to 16,384
+// nodes, for the runs with thousands of (hollow) nodes: the default /16
+// has room for 256, and the node IPAM controller would warn about, and
+// record an Event for, every node past that.
+const ScaleClusterCIDR = "10.64.0.0/10"
