@@ -50,7 +50,7 @@ func main() {
 	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
-		Churn: benchutil.EnvInt("CHURN", "1") != 0}
+		Churn: os.Getenv("CHURN") != "0"}
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true}
 	}
@@ -116,9 +116,14 @@ func run(bin, out string, cfg config) error {
 		return err
 	}
 	total := cfg.Nodes * cfg.PodsPerNode
-	// Creation alone takes total/Rate; allow as long again and 15 minutes more.
+	// Creation alone takes total/Rate; allow as long again and 15 minutes
+	// more, and the same again for the churn run.
 	createTime := time.Duration(float64(total) / float64(cfg.Rate) * float64(time.Second))
-	ctx, cancel := benchutil.Ctx(max(30*time.Minute, 2*createTime+20*time.Minute))
+	budget := max(30*time.Minute, 2*createTime+20*time.Minute)
+	if cfg.Churn {
+		budget += 3*createTime + 15*time.Minute
+	}
+	ctx, cancel := benchutil.Ctx(budget)
 	defer cancel()
 
 	fmt.Printf("density: %d hollow nodes, %d pods per node, %d pods/s\n", cfg.Nodes, cfg.PodsPerNode, cfg.Rate)
@@ -218,7 +223,7 @@ func run(bin, out string, cfg config) error {
 		return nil
 	}
 	cpu1 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
-	c, err := churn(ctx, cs, w, plan, cfg.Rate, createTime+15*time.Minute)
+	c, err := churn(ctx, cs, w, plan, cfg.Rate, 2*createTime+15*time.Minute)
 	if err != nil {
 		return err
 	}

@@ -91,12 +91,31 @@ func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, ep *endpo
 		s.writeError(w, r, errNotAcceptable(r))
 		return
 	}
+	if format.As == "Table" && format.MediaType == mediaJSON && meta.IsListType(obj) {
+		s.streamTable(w, r, ep, code, obj, format.Version)
+		return
+	}
 	out, err := s.convertOutput(r, ep, format, obj)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.encode(w, format.MediaType, code, out)
+}
+
+// streamTable writes a list as a JSON Table row by row (table.go), as
+// streamList does lists.
+func (s *Server) streamTable(w http.ResponseWriter, r *http.Request, ep *endpoint, code int, list runtime.Object, version string) {
+	b, err := s.newTableBuilder(r, ep)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", mediaJSON)
+	w.WriteHeader(code)
+	if err := writeJSONTable(w, b, list, version); err != nil {
+		s.log.Warn("streaming a table response", "kind", ep.gvk.Kind, "err", err)
+	}
 }
 
 // convertOutput sets kinds and applies an as= conversion.
