@@ -182,15 +182,9 @@ func (c *watchCache) isReady() bool {
 
 // initialStateFromCache reads a watch's initial state from the cache at
 // a consistent revision at least minRev, as a consistent list does;
-// served is false when the caller must read etcd (no cache for the key,
-// or an etcd whose progress notifications cannot be trusted).
-//
-// Unlike a list, a watch whose cache does not catch up within cacheWait
-// does not read etcd: it fails with "Too large resource version" (504,
-// retry after a second), as upstream's watch cache does. Falling back
-// would turn a lagging cache into an unpaged etcd read of the whole
-// resource per re-watching client — at a thousand kubelets, gigabytes at
-// once, which is what made the cache lag.
+// served is false when the caller must read etcd: no cache for the key,
+// an etcd whose progress notifications cannot be trusted, or a cache
+// that did not catch up within cacheWait.
 func (s *store) initialStateFromCache(ctx context.Context, key string, read listRead, minRev int64, pred Predicate) (*listPage, bool, error) {
 	c := s.cacheFor(key)
 	if c == nil || !progressNotifyReliable(ctx, s.client) {
@@ -201,17 +195,39 @@ func (s *store) initialStateFromCache(ctx context.Context, key string, read list
 		return nil, false, err
 	}
 	c.ensureStarted(rev)
-	want := max(rev, minRev)
-	snap, ok, err := c.waitReady(ctx, want, cacheWait, true)
-	if err != nil {
+	snap, ok, err := c.waitReady(ctx, max(rev, minRev), cacheWait, true)
+	if err != nil || !ok {
 		return nil, false, err
-	}
-	if !ok {
-		c.mu.Lock()
-		head := c.headRev
-		c.mu.Unlock()
-		return nil, true, tooLargeError(want, head)
 	}
 	page, err := readSnapshot(snap, read, 0, pred)
 	return page, err == nil, err
+}
+
+// initialState reads a watch's initial state: from the cache when it can
+// (above), else from etcd — but only maxConcurrentStateReads watches of a
+// resource at a time, each looking at the cache again once its turn
+// comes. A watch's state read from etcd is the whole range, decoded, only
+// to be filtered; when an overloaded server's cache lags, a thousand
+// kubelets re-watching at once each made one, and the server went from
+// 3.5 to 20 GiB in a minute and a half. Waiting watches hold no memory,
+// and most find the cache caught up by their turn.
+func (s *store) initialState(ctx context.Context, read listRead, minRev int64, pred Predicate) (*listPage, error) {
+	page, served, err := s.initialStateFromCache(ctx, read.start, read, minRev, pred)
+	if served || err != nil {
+		return page, err
+	}
+	select {
+	case s.stateReads <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.stateReads }()
+	if c := s.cacheFor(read.start); c != nil && progressNotifyReliable(ctx, s.client) {
+		if rev, err := s.CurrentRevision(ctx); err == nil {
+			if snap, ok, _ := c.waitReady(ctx, max(rev, minRev), 0, false); ok {
+				return readSnapshot(snap, read, 0, pred)
+			}
+		}
+	}
+	return s.readList(ctx, read, 0, pred)
 }

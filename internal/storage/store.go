@@ -62,7 +62,14 @@ type store struct {
 	revisionWait     time.Duration
 	log              *slog.Logger
 	cache            *watchCache // nil without a KeyPrefix
+	// stateReads bounds the watches reading their initial state from
+	// etcd at once (see initialStateFromCache).
+	stateReads chan struct{}
 }
+
+// maxConcurrentStateReads is how many watches of one resource may read
+// their initial state from etcd at a time.
+const maxConcurrentStateReads = 2
 
 var _ Interface = (*store)(nil)
 
@@ -90,6 +97,7 @@ func NewStore(client *clientv3.Client, cfg StoreConfig) Interface {
 		bookmarkInterval: cfg.BookmarkInterval,
 		revisionWait:     revisionWait,
 		log:              cfg.Logger.With("component", "storage"),
+		stateReads:       make(chan struct{}, maxConcurrentStateReads),
 	}
 	if cfg.KeyPrefix != "" {
 		s.cache = newWatchCache(s, cfg)

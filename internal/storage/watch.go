@@ -142,10 +142,7 @@ func (w *watcher) sendInitialState(minRev int64, sendInitial bool) (int64, bool)
 	if w.filter.recursive {
 		read.end = clientv3.GetPrefixRangeEnd(w.filter.key)
 	}
-	page, served, err := w.s.initialStateFromCache(w.ctx, w.filter.key, read, minRev, w.filter.pred)
-	if !served && err == nil {
-		page, err = w.s.readList(w.ctx, read, 0, w.filter.pred)
-	}
+	page, err := w.s.initialState(w.ctx, read, minRev, w.filter.pred)
 	if err == nil && page.rev < minRev {
 		// Only possible against a lagging member: Watch already waited.
 		err = tooLargeError(minRev, page.rev)
