@@ -181,12 +181,13 @@ func (c *watchCache) isReady() bool {
 }
 
 // initialStateFromCache reads a watch's initial state from the cache at
-// a consistent revision at least minRev, as a consistent list does;
-// served is false when the caller must read etcd: no cache for the key,
-// an etcd whose progress notifications cannot be trusted, or a cache
-// that did not catch up within cacheWait.
-func (s *store) initialStateFromCache(ctx context.Context, key string, read listRead, minRev int64, pred Predicate) (*listPage, bool, error) {
-	c := s.cacheFor(key)
+// a consistent revision at least minRev, as a consistent list does,
+// waiting up to wait for the cache to get there (asking etcd for progress
+// meanwhile); served is false when the caller must read etcd: no cache
+// for the key, an etcd whose progress notifications cannot be trusted, or
+// a cache that did not catch up in time.
+func (s *store) initialStateFromCache(ctx context.Context, read listRead, minRev int64, pred Predicate, wait time.Duration) (*listPage, bool, error) {
+	c := s.cacheFor(read.start)
 	if c == nil || !progressNotifyReliable(ctx, s.client) {
 		return nil, false, nil
 	}
@@ -195,7 +196,7 @@ func (s *store) initialStateFromCache(ctx context.Context, key string, read list
 		return nil, false, err
 	}
 	c.ensureStarted(rev)
-	snap, ok, err := c.waitReady(ctx, max(rev, minRev), cacheWait, true)
+	snap, ok, err := c.waitReady(ctx, max(rev, minRev), wait, wait > 0)
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -212,7 +213,7 @@ func (s *store) initialStateFromCache(ctx context.Context, key string, read list
 // 3.5 to 20 GiB in a minute and a half. Waiting watches hold no memory,
 // and most find the cache caught up by their turn.
 func (s *store) initialState(ctx context.Context, read listRead, minRev int64, pred Predicate) (*listPage, error) {
-	page, served, err := s.initialStateFromCache(ctx, read.start, read, minRev, pred)
+	page, served, err := s.initialStateFromCache(ctx, read, minRev, pred, cacheWait)
 	if served || err != nil {
 		return page, err
 	}
@@ -222,12 +223,8 @@ func (s *store) initialState(ctx context.Context, read listRead, minRev int64, p
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.stateReads }()
-	if c := s.cacheFor(read.start); c != nil && progressNotifyReliable(ctx, s.client) {
-		if rev, err := s.CurrentRevision(ctx); err == nil {
-			if snap, ok, _ := c.waitReady(ctx, max(rev, minRev), 0, false); ok {
-				return readSnapshot(snap, read, 0, pred)
-			}
-		}
+	if page, served, err := s.initialStateFromCache(ctx, read, minRev, pred, 0); served || err != nil {
+		return page, err
 	}
 	return s.readList(ctx, read, 0, pred)
 }

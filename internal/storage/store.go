@@ -63,7 +63,7 @@ type store struct {
 	log              *slog.Logger
 	cache            *watchCache // nil without a KeyPrefix
 	// stateReads bounds the watches reading their initial state from
-	// etcd at once (see initialStateFromCache).
+	// etcd at once (see initialState).
 	stateReads chan struct{}
 }
 
