@@ -47,6 +47,21 @@ func (s *store) encode(obj runtime.Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// encodeShared is encode for an object others may be reading, which
+// encode must not modify even for a moment: typed objects are encoded
+// from a shallow copy (encoding only reads what the copy shares), others,
+// such as unstructured objects whose metadata is a shared map, from a
+// deep copy.
+func (s *store) encodeShared(obj runtime.Object) ([]byte, error) {
+	v := reflect.ValueOf(obj)
+	if _, unstructured := obj.(runtime.Unstructured); unstructured || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return s.encode(obj.DeepCopyObject())
+	}
+	cp := reflect.New(v.Elem().Type())
+	cp.Elem().Set(v.Elem())
+	return s.encode(cp.Interface().(runtime.Object))
+}
+
 // decode fills out from a stored value and sets its resourceVersion to rev.
 // out is reset first so no field of a previous object survives.
 func (s *store) decode(data []byte, rev int64, out runtime.Object) error {

@@ -383,3 +383,47 @@ func TestCacheWatchInitialStateWhileCacheLags(t *testing.T) {
 		expectNames(t, w, watch.Added, "a", "b")
 	})
 }
+
+// TestCacheGuaranteedUpdate: an update starts from the cache's copy of
+// the object, reading nothing from etcd, and a stale copy loses no write:
+// the compare fails and the update is redone on the current object; a
+// no-op on a stale copy is checked against etcd before it is believed.
+func TestCacheGuaranteedUpdate(t *testing.T) {
+	s := newCachedStore(t)
+	s.create(t, "a", "n")
+	s.list(t, s.prefix, storage.ListOptions{}) // the cache holds a
+	var p *corev1.Pod
+	s.fromCache(t, "update", func() { p = s.relabel(t, "a", "x", "1") })
+	if p.Labels["x"] != "1" || p.ResourceVersion == "" {
+		t.Fatalf("updated: labels %v rv %q", p.Labels, p.ResourceVersion)
+	}
+
+	// Another writer, without this cache, changes a while the cache is
+	// held back.
+	s.list(t, s.prefix, storage.ListOptions{}) // the cache has x=1
+	release := s.watcher.breakAndHold()
+	defer release()
+	cfg := storagetest.StoreConfig()
+	cfg.KeyPrefix = s.prefix
+	other := &sharedStore{Interface: storage.NewStore(s.client, cfg), client: s.client, prefix: s.prefix}
+	other.relabel(t, "a", "y", "2")
+	p = s.relabel(t, "a", "z", "3")
+	if p.Labels["x"] != "1" || p.Labels["y"] != "2" || p.Labels["z"] != "3" {
+		t.Fatalf("update on a stale cache lost a write: labels %v", p.Labels)
+	}
+
+	want := other.relabel(t, "a", "y", "4")
+	before := s.kv.ranges.Load()
+	out := &corev1.Pod{}
+	err := s.GuaranteedUpdate(context.Background(), s.key("a"), out, false, nil,
+		func(cur runtime.Object) (runtime.Object, error) { return cur, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Labels["y"] != "4" || out.ResourceVersion != want.ResourceVersion {
+		t.Fatalf("no-op on a stale cache returned labels %v at %s, want y=4 at %s", out.Labels, out.ResourceVersion, want.ResourceVersion)
+	}
+	if s.kv.ranges.Load() == before {
+		t.Fatal("a no-op on a stale cached object was believed without reading etcd")
+	}
+}

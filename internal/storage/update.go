@@ -14,7 +14,7 @@ import (
 // objState is what a read-modify-write knows of a key.
 type objState struct {
 	obj    runtime.Object // decoded value, or NewFunc() when absent
-	data   []byte         // stored bytes; nil when absent
+	data   []byte         // stored bytes; nil when absent or not yet encoded
 	rev    int64          // mod revision; 0 when absent
 	exists bool
 	// current is true when the state came from a linearizable read or from
@@ -68,15 +68,43 @@ func checkPreconditions(key string, p *Preconditions, obj runtime.Object) error 
 	return nil
 }
 
+// cachedState is key's state from the watch cache, when the cache has
+// listed its prefix and holds the key: like a serializable read it may be
+// stale, and then the transaction's compare fails and returns the current
+// state. The object is the cache's, shared with readers: it is copied for
+// tryUpdate, and its stored bytes are encoded (from a shallow copy) when
+// the no-op check needs them.
+func (s *store) cachedState(key string) *objState {
+	c := s.cacheFor(key)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	var e *stateEntry
+	if c.ready {
+		e = c.state.get(key)
+	}
+	c.mu.Unlock()
+	if e == nil {
+		return nil
+	}
+	return &objState{obj: e.obj, rev: e.rev, exists: true}
+}
+
 // GuaranteedUpdate is a compare-and-swap loop on the key's mod revision.
-// The first read is serializable; a check that fails on it (not found, a
-// precondition, tryUpdate's error, or a no-op result that would skip the
-// write) is repeated on a linearizable read before it is believed.
+// The first state comes from the watch cache when it holds the key, as
+// upstream's cacher does, else from a serializable read; a check that
+// fails on it (not found, a precondition, tryUpdate's error, or a no-op
+// result that would skip the write) is repeated on a linearizable read
+// before it is believed.
 func (s *store) GuaranteedUpdate(ctx context.Context, key string, out runtime.Object, ignoreNotFound bool,
 	preconditions *Preconditions, tryUpdate UpdateFunc) error {
-	st, err := s.readState(ctx, key, true)
-	if err != nil {
-		return err
+	st := s.cachedState(key)
+	if st == nil {
+		var err error
+		if st, err = s.readState(ctx, key, true); err != nil {
+			return err
+		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -113,6 +141,12 @@ func (s *store) tryUpdateOnce(ctx context.Context, key string, st *objState, out
 	data, err := s.encode(updated)
 	if err != nil {
 		return nil, err
+	}
+	if st.exists && st.data == nil {
+		// A state from the cache: its bytes as they would be stored.
+		if st.data, err = s.encodeShared(st.obj); err != nil {
+			return nil, err
+		}
 	}
 	if st.exists && bytes.Equal(data, st.data) {
 		// Nothing changed: write nothing, but only trust a current state,
