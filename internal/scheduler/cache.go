@@ -35,7 +35,10 @@ type nodeCache struct {
 	// UpdateSnapshot, which copies just those into the snapshot it keeps
 	// up to date (last, built at layout lastLayout).
 	changed    map[string]struct{}
-	last       *framework.Snapshot
+	// withAffinity names the nodes with pods that have inter-pod
+	// (anti-)affinity terms, for Snapshot.WithAffinity.
+	withAffinity map[string]struct{}
+	last         *framework.Snapshot
 	lastLayout uint64
 	// namespaces are the namespaces' labels; the map is replaced, never
 	// changed, so snapshots share it.
@@ -49,7 +52,7 @@ type cachedPod struct {
 
 func newNodeCache() *nodeCache {
 	return &nodeCache{nodes: map[string]*framework.NodeInfo{}, pods: map[types.UID]cachedPod{},
-		changed: map[string]struct{}{}, namespaces: map[string]labels.Set{}}
+		changed: map[string]struct{}{}, withAffinity: map[string]struct{}{}, namespaces: map[string]labels.Set{}}
 }
 
 // SetNode adds or updates a node.
@@ -80,7 +83,7 @@ func (c *nodeCache) RemoveNode(name string) {
 	}
 	c.dirty = true
 	if len(ni.Pods) == 0 {
-		delete(c.nodes, name)
+		c.drop(name)
 		return
 	}
 	ni = ni.Clone()
@@ -162,6 +165,7 @@ func (c *nodeCache) Snapshot() *framework.Snapshot {
 	for i, name := range c.sorted {
 		s.Nodes[i] = c.nodes[name]
 	}
+	c.setWithAffinity(s)
 	return s
 }
 
@@ -189,6 +193,7 @@ func (c *nodeCache) UpdateSnapshot(s *framework.Snapshot) {
 		}
 	}
 	clear(c.changed)
+	c.setWithAffinity(s)
 	s.Namespaces = c.namespaces
 	c.last, c.lastLayout = s, c.layout
 }
@@ -218,6 +223,38 @@ func (c *nodeCache) rebuildOrder() {
 func (c *nodeCache) put(name string, ni *framework.NodeInfo) {
 	c.nodes[name] = ni
 	c.changed[name] = struct{}{}
+	if len(ni.PodsWithAffinity) > 0 {
+		c.withAffinity[name] = struct{}{}
+	} else {
+		delete(c.withAffinity, name)
+	}
+}
+
+// drop forgets a node's NodeInfo (c.mu held).
+func (c *nodeCache) drop(name string) {
+	delete(c.nodes, name)
+	delete(c.withAffinity, name)
+}
+
+// setWithAffinity records s's nodes with affinity pods (c.mu held,
+// s.Nodes current). It costs a sort of those nodes, nothing when there
+// are none.
+func (c *nodeCache) setWithAffinity(s *framework.Snapshot) {
+	var out []*framework.NodeInfo
+	if len(c.withAffinity) > 0 {
+		idx := make([]int, 0, len(c.withAffinity))
+		for name := range c.withAffinity {
+			if i, ok := c.index[name]; ok {
+				idx = append(idx, i)
+			}
+		}
+		sort.Ints(idx)
+		out = make([]*framework.NodeInfo, 0, len(idx))
+		for _, i := range idx {
+			out = append(out, s.Nodes[i])
+		}
+	}
+	s.SetWithAffinity(out)
 }
 
 func (c *nodeCache) addLocked(pi *framework.PodInfo, assumed bool) {
@@ -246,7 +283,7 @@ func (c *nodeCache) removeLocked(uid types.UID) {
 	ni = ni.Clone()
 	ni.RemovePod(uid)
 	if ni.Node == nil && len(ni.Pods) == 0 {
-		delete(c.nodes, cp.node)
+		c.drop(cp.node)
 		return
 	}
 	c.put(cp.node, ni)

@@ -116,6 +116,24 @@ func TestCacheUpdateSnapshotMatchesFreshSnapshot(t *testing.T) {
 		if len(s.Namespaces) != len(fresh.Namespaces) {
 			t.Fatalf("%s: namespaces %v, want %v", step, s.Namespaces, fresh.Namespaces)
 		}
+		want := (&framework.Snapshot{Nodes: s.Nodes}).WithAffinity() // found by visiting every node
+		for _, snap := range []*framework.Snapshot{s, fresh} {
+			got := snap.WithAffinity()
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d nodes with affinity pods, want %d", step, len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: node with affinity pods %d is %s, want %s", step, i, got[i].Name(), want[i].Name())
+				}
+			}
+		}
+	}
+	withAffinity := func(p *corev1.Pod) *corev1.Pod {
+		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}, TopologyKey: corev1.LabelHostname}}}}
+		return p
 	}
 	check("first")
 	if got := snapshotNames(s); len(got) != 3 || got[0] != "a" || got[2] != "c" {
@@ -137,6 +155,18 @@ func TestCacheUpdateSnapshotMatchesFreshSnapshot(t *testing.T) {
 	check("a pod of an unknown node")
 	c.SetNode(testNode("late"))
 	check("its node appeared")
+	c.SetPod(withAffinity(testPod("aff1", "c", "100m")))
+	c.Assume(framework.NewPodInfo(withAffinity(testPod("aff2", "a", "100m"))))
+	check("pods with affinity terms")
+	if len(s.WithAffinity()) != 2 {
+		t.Fatalf("%d nodes with affinity pods, want 2", len(s.WithAffinity()))
+	}
+	c.Forget("aff2")
+	c.RemovePod("aff1")
+	c.SetPod(withAffinity(testPod("aff3", "gone", "100m")))
+	check("affinity pods gone, one on an unknown node")
+	c.SetNode(testNode("gone"))
+	check("the unknown node appeared")
 	c.RemovePod("p1")
 	// Another snapshot in between must not make this one miss changes.
 	_ = c.Snapshot()

@@ -213,10 +213,37 @@ func withoutPod(pods []*PodInfo, uid types.UID) []*PodInfo {
 // nodes sorted by name, which is also the order ties are broken in.
 type Snapshot struct {
 	Nodes []*NodeInfo
+	// withAffinity are the Nodes that hold pods with inter-pod
+	// (anti-)affinity terms, in Nodes' order, when affinityKnown; a cache
+	// that tracks them sets them (SetWithAffinity) so a cycle need not
+	// visit every node to find them.
+	withAffinity  []*NodeInfo
+	affinityKnown bool
 	// Namespaces are the labels of each namespace, for affinity terms'
 	// namespaceSelectors; nil when the caller does not track namespaces
 	// (see AffinityTerm.MatchesNamespace for what a selector does then).
 	Namespaces map[string]labels.Set
+}
+
+// WithAffinity returns the nodes that hold pods with inter-pod
+// (anti-)affinity terms, in Nodes' order.
+func (s *Snapshot) WithAffinity() []*NodeInfo {
+	if s.affinityKnown {
+		return s.withAffinity
+	}
+	var out []*NodeInfo
+	for _, ni := range s.Nodes {
+		if len(ni.PodsWithAffinity) > 0 {
+			out = append(out, ni)
+		}
+	}
+	return out
+}
+
+// SetWithAffinity records the nodes WithAffinity returns; nodes must be
+// exactly the Nodes with such pods, in Nodes' order.
+func (s *Snapshot) SetWithAffinity(nodes []*NodeInfo) {
+	s.withAffinity, s.affinityKnown = nodes, true
 }
 
 // NewSnapshot builds a snapshot from objects: pods count against the node

@@ -64,10 +64,7 @@ func (p InterPodAffinity) ForCycle(c *framework.Cycle) framework.BoundPlugin {
 	for i := range a.required {
 		a.selfMatch = a.selfMatch && a.required[i].Matches(c.Pod.Pod, a.nsLabels)
 	}
-	for _, ni := range snap.Nodes {
-		if len(ni.PodsWithAffinity) == 0 {
-			continue
-		}
+	for _, ni := range snap.WithAffinity() {
 		a.termNodes = append(a.termNodes, ni)
 		if len(ni.PodsWithRequiredAntiAffinity) > 0 {
 			a.existingAnti.add(ni.Node, a.existingAntiOn(ni))
