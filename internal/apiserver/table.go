@@ -72,7 +72,13 @@ func (b *tableBuilder) row(item runtime.Object) (metav1.TableRow, error) {
 		if err != nil {
 			return row, err
 		}
-		p := &metav1.PartialObjectMetadata{ObjectMeta: *objectMetaOf(m)}
+		var om metav1.ObjectMeta
+		if typed, ok := m.(*metav1.ObjectMeta); ok {
+			om = *typed // shared maps and slices: only read
+		} else {
+			om = *objectMetaOf(m)
+		}
+		p := &metav1.PartialObjectMetadata{ObjectMeta: om}
 		p.Kind, p.APIVersion = "PartialObjectMetadata", "meta.k8s.io/v1"
 		raw, err := json.Marshal(p)
 		if err != nil {
@@ -155,20 +161,44 @@ func writeJSONTable(w io.Writer, b *tableBuilder, list runtime.Object, version s
 		if err != nil {
 			return err
 		}
-		data, err := json.Marshal(&row)
-		if err != nil {
-			return err
-		}
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
-		_, err = bw.Write(data)
-		return err
+		return writeJSONRow(bw, &row)
 	})
 	if err != nil {
 		return err
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()
+}
+
+// writeJSONRow writes row as json.Marshal would, but puts its object's
+// JSON in as it is: row.Object.Raw is json.Marshal's output already, and
+// json.Marshal would scan it again to compact it, which for a pod's
+// metadata is most of the cost of a row.
+func writeJSONRow(w *bufio.Writer, row *metav1.TableRow) error {
+	cells, err := json.Marshal(row.Cells)
+	if err != nil {
+		return err
+	}
+	w.WriteString(`{"cells":`)
+	w.Write(cells)
+	if len(row.Conditions) > 0 {
+		conds, err := json.Marshal(row.Conditions)
+		if err != nil {
+			return err
+		}
+		w.WriteString(`,"conditions":`)
+		w.Write(conds)
+	}
+	w.WriteString(`,"object":`)
+	if row.Object.Raw == nil {
+		w.WriteString("null")
+	} else {
+		w.Write(row.Object.Raw)
+	}
+	_, err = w.WriteString("}")
+	return err
 }
