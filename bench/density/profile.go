@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,15 +50,7 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 	var data []byte
 	var err error
 	if hollow {
-		var req *http.Request
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, p.hollowURL+path, nil)
-		if err == nil {
-			var resp *http.Response
-			if resp, err = http.DefaultClient.Do(req); err == nil {
-				data, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-		}
+		data, err = benchutil.HTTPGet(ctx, p.hollowURL+path)
 	} else {
 		u, q, _ := strings.Cut(path, "?")
 		r := p.cs.CoreV1().RESTClient().Get().AbsPath(u).Timeout(5 * time.Minute)

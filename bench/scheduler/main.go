@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -25,6 +26,8 @@ import (
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
+
+var profileDir string
 
 type scenario struct {
 	Nodes, Pods int
@@ -43,6 +46,10 @@ type result struct {
 	SteadyRate         int               `json:"steady_rate_per_second"`
 	Latency            benchutil.Summary `json:"create_to_bound_latency"`
 	SchedulerRSS       int64             `json:"scheduler_rss_bytes"`
+	// SchedulerCPU and ServerCPU are the cores each process used on
+	// average from the scheduler's start to the last binding of the batch.
+	SchedulerCPU float64 `json:"scheduler_cores_batch"`
+	ServerCPU    float64 `json:"server_cores_batch"`
 	NodesUsed          int               `json:"nodes_used"`
 	MaxPodsPerNode     int               `json:"max_pods_per_node"`
 }
@@ -51,6 +58,7 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", false, "a quick run (CI regression guard): small counts")
+	flag.StringVar(&profileDir, "profile", "", "save CPU profiles of the scheduler and the server during each batch into this directory")
 	flag.Parse()
 	scenarios := []scenario{{500, 1000, 1000, 200}, {5000, 10000, 2000, 200}}
 	if *short {
@@ -67,11 +75,12 @@ func main() {
 		results = append(results, r)
 		report.Results[fmt.Sprintf("nodes_%d_pods_%d", sc.Nodes, sc.Pods)] = r
 	}
-	fmt.Printf("\n%-7s %-7s %-10s %-14s %-10s %-12s %-12s %-10s\n", "NODES", "PODS", "PODS/S", "PODS/S(BOUND)", "ELAPSED", "LAT P50", "LAT P99", "SCHED RSS")
+	fmt.Printf("\n%-7s %-7s %-10s %-14s %-10s %-12s %-12s %-10s %-11s %-11s\n", "NODES", "PODS", "PODS/S", "PODS/S(BOUND)", "ELAPSED",
+		"LAT P50", "LAT P99", "SCHED RSS", "SCHED CPU", "SERVER CPU")
 	for _, r := range results {
-		fmt.Printf("%-7d %-7d %-10.0f %-14.0f %-10v %-12v %-12v %-10s\n", r.Nodes, r.Pods, r.PodsPerSecond, r.FromFirstBindingPS,
+		fmt.Printf("%-7d %-7d %-10.0f %-14.0f %-10v %-12v %-12v %-10s %-11s %-11s\n", r.Nodes, r.Pods, r.PodsPerSecond, r.FromFirstBindingPS,
 			r.Elapsed.Round(time.Millisecond), fmt.Sprintf("%.1f ms", r.Latency.P50), fmt.Sprintf("%.1f ms", r.Latency.P99),
-			fmt.Sprintf("%d MiB", r.SchedulerRSS>>20))
+			fmt.Sprintf("%d MiB", r.SchedulerRSS>>20), fmt.Sprintf("%.2f cores", r.SchedulerCPU), fmt.Sprintf("%.2f cores", r.ServerCPU))
 	}
 	path, err := report.Write(*out)
 	if err != nil {
@@ -108,18 +117,28 @@ func run(bin string, sc scenario) (result, error) {
 	b := newBindWatch()
 	go b.run(ctx, cs, list.ResourceVersion)
 
+	metricsAddr := ""
+	if profileDir != "" {
+		metricsAddr = fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort())
+	}
 	start := time.Now()
-	sched := exec.Command(bin, "scheduler", "--kubeconfig", srv.Kubeconfig, "--metrics-bind-address=")
+	srvTicks := benchutil.CPUTicks(srv.Cmd.Process.Pid)
+	sched := exec.Command(bin, "scheduler", "--kubeconfig", srv.Kubeconfig, "--metrics-bind-address="+metricsAddr)
 	sched.Stdout, sched.Stderr = srv.Log, srv.Log
 	sched.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sched.Start(); err != nil {
 		return res, err
 	}
 	defer func() { _ = syscall.Kill(-sched.Process.Pid, syscall.SIGKILL); _ = sched.Wait() }()
+	if profileDir != "" {
+		go profileBatch(ctx, cs, metricsAddr, sc)
+	}
 	if err := b.waitBound(ctx, sc.Pods, 10*time.Minute); err != nil {
 		return res, err
 	}
 	res.Elapsed = time.Since(start)
+	res.SchedulerCPU = float64(benchutil.CPUTicks(sched.Process.Pid)) / 100 / res.Elapsed.Seconds()
+	res.ServerCPU = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-srvTicks) / 100 / res.Elapsed.Seconds()
 	res.PodsPerSecond = float64(sc.Pods) / res.Elapsed.Seconds()
 	first, last := b.span()
 	res.FirstBindingAfter = first.Sub(start)
@@ -155,6 +174,33 @@ func run(bin string, sc scenario) (result, error) {
 	res.Latency = benchutil.Summarize(lat, 0)
 	res.SchedulerRSS = benchutil.RSSBytes(sched.Process.Pid)
 	return res, nil
+}
+
+// profileBatch saves CPU profiles of the scheduler (on its metrics
+// address) and of the server (its /debug/pprof/) over most of the batch:
+// from 1 s after the scheduler starts, for a time that fits in a batch
+// bound at 1,000 pods/s.
+func profileBatch(ctx context.Context, cs kubernetes.Interface, schedAddr string, sc scenario) {
+	time.Sleep(time.Second)
+	secs := fmt.Sprint(max(1, sc.Pods/1000-1))
+	tag := fmt.Sprintf("nodes-%d", sc.Nodes)
+	save := func(name string, data []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(profileDir, name+".pprof"), data, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "  profile %s: %v\n", name, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		data, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", secs).DoRaw(ctx)
+		save("server-cpu-"+tag, data, err)
+	}()
+	data, err := benchutil.HTTPGet(ctx, "http://"+schedAddr+"/debug/pprof/profile?seconds="+secs)
+	save("scheduler-cpu-"+tag, data, err)
+	<-done
 }
 
 func createNode(ctx context.Context, cs kubernetes.Interface, i int) error {

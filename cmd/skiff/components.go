@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Command, kubeconfig string, opts app.ComponentOptions) error) *cobra.Command {
 	var kubeconfig string
 	var le app.LeaderElection
+	profiling := true
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -32,9 +34,7 @@ func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Com
 				if err != nil {
 					return fmt.Errorf("--metrics-bind-address: %w", err)
 				}
-				mux := http.NewServeMux()
-				mux.Handle("/metrics", metrics.Handler())
-				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				srv := &http.Server{Handler: componentMux(profiling), ReadHeaderTimeout: 10 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()
 				log.Info("serving metrics", "address", ln.Addr().String())
@@ -51,7 +51,23 @@ func newComponentCommand(use, short, metricsAddr string, run func(cmd *cobra.Com
 		"how often to try to acquire or renew the lease")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-bind-address", metricsAddr,
 		"where to serve Prometheus /metrics over plain HTTP (keep it on loopback); empty disables")
+	cmd.Flags().BoolVar(&profiling, "profiling", profiling, "also serve Go profiles at /debug/pprof/ on the metrics address")
 	return cmd
+}
+
+// componentMux serves a component's /metrics and, with profiling, Go's
+// profiles under /debug/pprof/.
+func componentMux(profiling bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler())
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 func newSchedulerCommand() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -356,3 +357,22 @@ func EnvInt(k, def string) int {
 // has room for 256, and the node IPAM controller would warn about, and
 // record an Event for, every node past that.
 const ScaleClusterCIDR = "10.64.0.0/10"
+
+// HTTPGet fetches url over plain HTTP and returns the body; a status
+// other than 200 is an error.
+func HTTPGet(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s: %s", url, resp.Status, data)
+	}
+	return data, err
+}
