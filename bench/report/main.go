@@ -169,6 +169,8 @@ func format(v float64, unit string) string {
 		return fmt.Sprintf("%s/s", thousands(v))
 	case "mcores":
 		return fmt.Sprintf("%.2f millicores", v)
+	case "cores":
+		return fmt.Sprintf("%.2f cores", v)
 	case "us":
 		if v*1000 >= 100 {
 			return fmt.Sprintf("%.0f µs", v*1000)
