@@ -11,6 +11,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -425,5 +426,84 @@ func TestCacheGuaranteedUpdate(t *testing.T) {
 	}
 	if s.kv.ranges.Load() == before {
 		t.Fatal("a no-op on a stale cached object was believed without reading etcd")
+	}
+}
+
+// streamRecorder records the gRPC watch stream (clientv3 groups watches
+// into streams by their context's outgoing metadata) of each watch and
+// of each progress request.
+type streamRecorder struct {
+	clientv3.Watcher
+	mu       sync.Mutex
+	watches  map[string][]string // key → streams
+	progress []string
+}
+
+func streamOf(ctx context.Context) string {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return fmt.Sprint(md)
+}
+
+func (r *streamRecorder) Watch(ctx context.Context, key string, opts ...clientv3.OpOption) clientv3.WatchChan {
+	r.mu.Lock()
+	r.watches[key] = append(r.watches[key], streamOf(ctx))
+	r.mu.Unlock()
+	return r.Watcher.Watch(ctx, key, opts...)
+}
+
+func (r *streamRecorder) RequestProgress(ctx context.Context) error {
+	r.mu.Lock()
+	r.progress = append(r.progress, streamOf(ctx))
+	r.mu.Unlock()
+	return r.Watcher.RequestProgress(ctx)
+}
+
+// TestCacheWatchOwnStream: etcd answers a progress request on a stream
+// only when every watch on it has caught up, so the shared watch has a
+// stream of its own, apart from the watches etcd serves directly (often
+// behind, replaying old revisions), and asks for progress on it: then a
+// consistent list of an idle prefix is served from the cache whatever
+// other watches do.
+func TestCacheWatchOwnStream(t *testing.T) {
+	client, prefix := etcdtest.Start(t)
+	rec := &streamRecorder{Watcher: client.Watcher, watches: map[string][]string{}}
+	client.Watcher = rec
+	cfg := storagetest.StoreConfig()
+	cfg.KeyPrefix = prefix + "/pods/"
+	s := &cachedStore{sharedStore: &sharedStore{Interface: storage.NewStore(client, cfg), client: client, prefix: prefix + "/pods/"}}
+	s.create(t, "a", "n")
+	s.list(t, s.prefix, storage.ListOptions{}) // starts the cache
+
+	// A direct watch: a store without a cache, on another prefix.
+	direct := storage.NewStore(client, storagetest.StoreConfig())
+	w, err := direct.Watch(context.Background(), prefix+"/other/", storage.WatchOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	// The pods' prefix is idle while etcd moves on: a consistent list
+	// needs a progress notification on the shared watch's stream.
+	if _, err := client.Put(context.Background(), prefix+"/elsewhere", "x"); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := strconv.ParseInt(s.revision(t), 10, 64)
+	l := s.list(t, s.prefix, storage.ListOptions{})
+	if lrv, _ := strconv.ParseInt(l.ResourceVersion, 10, 64); lrv < cur {
+		t.Fatalf("list at %d, etcd at %d", lrv, cur)
+	}
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	cacheStreams, directStreams := rec.watches[s.prefix], rec.watches[prefix+"/other/"]
+	if len(cacheStreams) == 0 || len(directStreams) == 0 {
+		t.Fatalf("watches seen: %v", rec.watches)
+	}
+	cache := cacheStreams[0]
+	if cache == directStreams[0] {
+		t.Fatalf("the shared watch and a direct watch share the stream %s", cache)
+	}
+	if !slices.Contains(rec.progress, cache) {
+		t.Fatalf("progress requested on %v, never on the shared watch's stream %s", rec.progress, cache)
 	}
 }

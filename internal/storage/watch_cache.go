@@ -10,6 +10,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -242,7 +243,7 @@ func (c *watchCache) follow(ctx context.Context) error {
 	c.mu.Lock()
 	from := c.headRev + 1
 	c.mu.Unlock()
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wctx, cancel := context.WithCancel(c.streamContext(ctx))
 	defer cancel()
 	wch := c.s.client.Watch(wctx, c.prefix, clientv3.WithPrefix(), clientv3.WithRev(from),
 		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
@@ -271,13 +272,23 @@ func (c *watchCache) follow(ctx context.Context) error {
 				c.dispatch(c.append(resp.Events))
 			}
 		case <-ticker.C:
-			c.s.progress.request(wctx, c.s.log)
+			c.requestProgress()
 			c.mu.Lock()
 			c.expireLocked(time.Now())
 			c.expireSnapshotsLocked(time.Now())
 			c.mu.Unlock()
 		}
 	}
+}
+
+// streamContext gives the shared watch a gRPC watch stream of its own.
+// etcd answers a progress request on a stream only when every watch on
+// it has caught up, so the shared watch must not share a stream with the
+// watches etcd serves directly (resuming from old revisions, they are
+// often behind) or with other resources' shared watches: on a stream of
+// their own, progress requests for an idle prefix are answered.
+func (c *watchCache) streamContext(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "skiff-watch-cache", c.prefix)
 }
 
 // progress records that etcd has sent every event up to rev.

@@ -274,7 +274,7 @@ const progressRequestGap = 50 * time.Millisecond
 // watch's stream (the one its context's metadata selects), so headRev
 // reaches etcd's revision even when nothing under the prefix changes.
 func (c *watchCache) requestProgress() {
-	ctx := clientv3.WithRequireLeader(c.s.client.Ctx())
+	ctx := c.streamContext(c.s.client.Ctx())
 	c.progressMu.Lock()
 	if time.Since(c.lastProgress) < progressRequestGap/2 {
 		c.progressMu.Unlock()
