@@ -134,12 +134,18 @@ func (s *store) retainedAt(ctx context.Context, rev int64) bool {
 // follows, so the last page has no continue token.
 func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate) (*listPage, error) {
 	page := &listPage{rev: snap.rev, remaining: -1}
+	// Without a predicate every entry is an item, and an earlier page of
+	// this list may have counted the entries from here on.
+	total, counted := int64(0), false
+	if pred == nil {
+		total, counted = snap.counts.get(read.start, read.end)
+	}
 	var err error
 	snap.items.ascend(read.start, read.end, func(e *stateEntry) bool {
 		if page.next != "" {
 			// Counting what the next pages hold, which is only reported
 			// (as remainingItemCount) for lists without a predicate.
-			if pred != nil {
+			if pred != nil || counted {
 				return false
 			}
 			page.remaining++
@@ -162,6 +168,12 @@ func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate
 	})
 	if err != nil {
 		return nil, err
+	}
+	if page.next != "" && pred == nil {
+		if counted {
+			page.remaining = total - int64(len(page.items))
+		}
+		snap.counts.set(page.next, read.end, page.remaining)
 	}
 	return page, nil
 }

@@ -254,7 +254,7 @@ func TestCacheListPaging(t *testing.T) {
 	var remaining []int64
 	var page *corev1.PodList
 	s.fromCache(t, "first page", func() { page = s.list(t, s.prefix, storage.ListOptions{Limit: 4}) })
-	snapshot := page.ResourceVersion
+	snapshot, first := page.ResourceVersion, page.Continue
 	s.create(t, "p10", "n")
 	s.relabel(t, "p09", "changed", "yes")
 	s.fromCache(t, "next pages", func() {
@@ -281,6 +281,18 @@ func TestCacheListPaging(t *testing.T) {
 	if !slices.Equal(remaining, []int64{6, 2}) {
 		t.Fatalf("remaining %v", remaining)
 	}
+	// The same snapshot paged again with another page size: the counts
+	// earlier pages remembered still give each page's remainder.
+	s.fromCache(t, "pages of another size", func() {
+		page := s.list(t, s.prefix, storage.ListOptions{Limit: 3, Continue: first})
+		if got := podNames(page); !slices.Equal(got, []string{"p04", "p05", "p06"}) || page.RemainingItemCount == nil || *page.RemainingItemCount != 3 {
+			t.Fatalf("page %v, remaining %v, want p04-p06 and 3", got, page.RemainingItemCount)
+		}
+		page = s.list(t, s.prefix, storage.ListOptions{Limit: 2, Continue: page.Continue})
+		if got := podNames(page); !slices.Equal(got, []string{"p07", "p08"}) || page.RemainingItemCount == nil || *page.RemainingItemCount != 1 {
+			t.Fatalf("page %v, remaining %v, want p07-p08 and 1", got, page.RemainingItemCount)
+		}
+	})
 	// A page with a selective predicate ends with the last match.
 	s.fromCache(t, "paging with a predicate", func() {
 		page := s.list(t, s.prefix, storage.ListOptions{Limit: 2, Predicate: onNode("n"), ResourceVersion: "0"})

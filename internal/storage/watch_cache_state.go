@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/btree"
@@ -198,6 +199,50 @@ type cacheSnapshot struct {
 	items stateSnapshot
 	rev   int64
 	taken time.Time
+	// counts remembers how many entries key ranges of items hold, shared
+	// by the copies of the snapshot a paged list's pages read.
+	counts *rangeCounts
+}
+
+// newCacheSnapshot is the state's snapshot now, at rev (c.mu held).
+func (c *watchCache) newCacheSnapshot(rev int64) cacheSnapshot {
+	return cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now(), counts: &rangeCounts{}}
+}
+
+// rangeCounts are the numbers of entries in [start, end) ranges of a
+// snapshot. A paged list reports how many entries follow each page
+// (remainingItemCount); counting them anew for every page costs a walk
+// of the rest of the snapshot per page, a cache miss per entry, which for
+// 150,000 pods in pages of 500 is over ten million. Each page instead
+// records what follows it, for the next page to start from.
+type rangeCounts struct {
+	mu sync.Mutex
+	n  map[[2]string]int64
+}
+
+func (r *rangeCounts) get(start, end string) (int64, bool) {
+	if r == nil {
+		return 0, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.n[[2]string{start, end}]
+	return n, ok
+}
+
+// maxRangeCounts bounds the ranges one snapshot remembers.
+const maxRangeCounts = 1024
+
+func (r *rangeCounts) set(start, end string, n int64) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil || len(r.n) >= maxRangeCounts {
+		r.n = map[[2]string]int64{}
+	}
+	r.n[[2]string{start, end}] = n
 }
 
 // Paged lists keep the snapshot their continue tokens name for the next
@@ -242,7 +287,7 @@ func (c *watchCache) waitReady(ctx context.Context, rev int64, wait time.Duratio
 	for {
 		c.mu.Lock()
 		if c.ready && c.headRev >= rev {
-			snap := cacheSnapshot{items: c.state.snapshot(), rev: c.headRev, taken: time.Now()}
+			snap := c.newCacheSnapshot(c.headRev)
 			c.mu.Unlock()
 			return snap, true, nil
 		}
@@ -287,16 +332,16 @@ func (c *watchCache) requestProgress() {
 	}
 }
 
-// snapshotAt returns the retained snapshot at exactly rev, or the state
-// if it is at rev.
+// snapshotAt returns the retained snapshot at exactly rev (with what
+// earlier pages counted), or else the state if it is at rev.
 func (c *watchCache) snapshotAt(rev int64) (cacheSnapshot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ready && c.headRev == rev {
-		return cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now()}, true
-	}
 	if snap, ok := c.snapshots[rev]; ok && time.Since(snap.taken) <= c.window {
 		return *snap, true
+	}
+	if c.ready && c.headRev == rev {
+		return c.newCacheSnapshot(rev), true
 	}
 	return cacheSnapshot{}, false
 }
