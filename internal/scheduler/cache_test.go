@@ -214,4 +214,26 @@ func TestCacheNamespaces(t *testing.T) {
 	if requestedCPU(t, with, "n1") != 1000 || with.NamespaceLabels("team-a")["team"] != "b" {
 		t.Fatalf("nominated snapshot: cpu %d, namespaces %v", requestedCPU(t, with, "n1"), with.Namespaces)
 	}
+	// A nominated pod with affinity terms makes its node one with
+	// affinity pods in that snapshot, and the clone is the one listed.
+	affine := testPod("affine", "", "1")
+	affine.Spec.Priority = &prio
+	affine.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}, TopologyKey: corev1.LabelHostname}}}}
+	nom.Nominate(affine, "n1")
+	base := c.Snapshot()
+	if len(base.WithAffinity()) != 0 {
+		t.Fatalf("cache snapshot lists %d nodes with affinity pods, want none", len(base.WithAffinity()))
+	}
+	with = nom.WithNominated(base, testPod("low", "", "1"))
+	var n1 *framework.NodeInfo
+	for _, ni := range with.Nodes {
+		if ni.Name() == "n1" {
+			n1 = ni
+		}
+	}
+	if got := with.WithAffinity(); len(got) != 1 || got[0] != n1 {
+		t.Fatalf("nominated snapshot lists %v as nodes with affinity pods, want n1's clone", got)
+	}
 }

@@ -111,6 +111,7 @@ func (n *nominator) WithNominated(snap *framework.Snapshot, pod *corev1.Pod) *fr
 		if out == nil {
 			cp := *snap // keeps whatever else the snapshot carries
 			cp.Nodes = append([]*framework.NodeInfo(nil), snap.Nodes...)
+			cp.NodesReplaced()
 			out = &cp
 		}
 		out.Nodes[i] = clone

@@ -246,6 +246,13 @@ func (s *Snapshot) SetWithAffinity(nodes []*NodeInfo) {
 	s.withAffinity, s.affinityKnown = nodes, true
 }
 
+// NodesReplaced says that entries of Nodes were replaced (by clones with
+// more pods): the recorded nodes with affinity pods no longer hold, and
+// WithAffinity finds them again by visiting every node.
+func (s *Snapshot) NodesReplaced() {
+	s.withAffinity, s.affinityKnown = nil, false
+}
+
 // NewSnapshot builds a snapshot from objects: pods count against the node
 // named by spec.nodeName; pods of unknown nodes and terminal pods
 // (Succeeded, Failed) are left out, as they hold no resources.
