@@ -188,7 +188,10 @@ var areas = []struct {
 		{"churn_nodes_*.api_latency.*.p99_ms", "churn: API {2} p99, {1} nodes", "ms"},
 		{"churn_nodes_*.server_rss_bytes", "churn: server RSS at the end, {1} nodes", "bytes"},
 	}},
-	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates.", []row{
+	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates. " +
+		"Why `kubectl get pods -A` misses its target while the server's share meets it: kubectl (1.32) decodes the Table into maps twice, the whole answer and then each row's object, " +
+		"which here costs it about 350 µs of CPU per row (10.4 s of its CPU for 30,000 pods, measured with `kubectl --profile=cpu`), while the server streams the same 56 MB Table in about 1 s; " +
+		"each row carries the pod's metadata with its managedFields, as upstream's server sends them (about 1.6 of a row's 2 KB).", []row{
 		{"pods_*.create_pods_per_second", "pods created (+ status) per second, filling to {1}", "/s"},
 		{"pods_*.create_and_status.p99_ms", "create + status p99, filling to {1}", "ms"},
 		{"pods_*.server_rss_bytes", "server RSS holding {1} pods", "bytes"},

@@ -48,10 +48,10 @@ type result struct {
 	SchedulerRSS       int64             `json:"scheduler_rss_bytes"`
 	// SchedulerCPU and ServerCPU are the cores each process used on
 	// average from the scheduler's start to the last binding of the batch.
-	SchedulerCPU float64 `json:"scheduler_cores_batch"`
-	ServerCPU    float64 `json:"server_cores_batch"`
-	NodesUsed          int               `json:"nodes_used"`
-	MaxPodsPerNode     int               `json:"max_pods_per_node"`
+	SchedulerCPU   float64 `json:"scheduler_cores_batch"`
+	ServerCPU      float64 `json:"server_cores_batch"`
+	NodesUsed      int     `json:"nodes_used"`
+	MaxPodsPerNode int     `json:"max_pods_per_node"`
 }
 
 func main() {
