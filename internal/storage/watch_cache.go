@@ -38,7 +38,13 @@ import (
 // starting revision into the state (watch_cache_state.go), which its
 // events then keep current, and lists and watches' initial states are
 // served from that (list_cache.go). After a compaction cost it events it
-// lists the state again.
+// lists the state again. Updates start from the state's object too
+// (update.go), as upstream's cacher does: a stale one fails the
+// transaction's compare and costs a retry, never a lost write.
+//
+// Each shared watch runs on a gRPC watch stream of its own and asks etcd
+// for progress there (streamContext): etcd answers a progress request only
+// when every watch on the stream has caught up.
 
 // DefaultWatchCacheSize is how many events the shared watch of a store
 // keeps at most for watchers that resume from a recent revision:
