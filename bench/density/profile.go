@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -52,23 +50,11 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 	if hollow {
 		data, err = benchutil.HTTPGet(ctx, p.hollowURL+path)
 	} else {
-		u, q, _ := strings.Cut(path, "?")
-		r := p.cs.CoreV1().RESTClient().Get().AbsPath(u).Timeout(5 * time.Minute)
-		if k, v, ok := strings.Cut(q, "="); ok {
-			r = r.Param(k, v)
-		}
-		data, err = r.DoRaw(ctx)
+		data, err = benchutil.ServerProfile(ctx, p.cs, path)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "  profile %s: %v\n", name, err)
-		return
+	if f := benchutil.SaveProfile(p.dir, name, data, err); f != "" {
+		fmt.Printf("  profile saved: %s\n", f)
 	}
-	f := filepath.Join(p.dir, name+".pprof")
-	if err := os.WriteFile(f, data, 0o644); err != nil {
-		fmt.Fprintf(os.Stderr, "  profile %s: %v\n", name, err)
-		return
-	}
-	fmt.Printf("  profile saved: %s\n", f)
 }
 
 // monitor prints the server's and hollow nodes' RSS every interval and,

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -184,22 +183,14 @@ func profileBatch(ctx context.Context, cs kubernetes.Interface, schedAddr string
 	time.Sleep(time.Second)
 	secs := fmt.Sprint(max(1, sc.Pods/1000-1))
 	tag := fmt.Sprintf("nodes-%d", sc.Nodes)
-	save := func(name string, data []byte, err error) {
-		if err == nil {
-			err = os.WriteFile(filepath.Join(profileDir, name+".pprof"), data, 0o644)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "  profile %s: %v\n", name, err)
-		}
-	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		data, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", secs).DoRaw(ctx)
-		save("server-cpu-"+tag, data, err)
+		data, err := benchutil.ServerProfile(ctx, cs, "/debug/pprof/profile?seconds="+secs)
+		benchutil.SaveProfile(profileDir, "server-cpu-"+tag, data, err)
 	}()
 	data, err := benchutil.HTTPGet(ctx, "http://"+schedAddr+"/debug/pprof/profile?seconds="+secs)
-	save("scheduler-cpu-"+tag, data, err)
+	benchutil.SaveProfile(profileDir, "scheduler-cpu-"+tag, data, err)
 	<-done
 }
 

@@ -376,3 +376,28 @@ func HTTPGet(ctx context.Context, url string) ([]byte, error) {
 	}
 	return data, err
 }
+
+// ServerProfile fetches a Go profile from the API server's /debug/pprof/
+// (path with at most one query parameter, e.g. "/debug/pprof/heap?gc=1").
+func ServerProfile(ctx context.Context, cs kubernetes.Interface, path string) ([]byte, error) {
+	u, q, _ := strings.Cut(path, "?")
+	r := cs.CoreV1().RESTClient().Get().AbsPath(u).Timeout(5 * time.Minute)
+	if k, v, ok := strings.Cut(q, "="); ok {
+		r = r.Param(k, v)
+	}
+	return r.DoRaw(ctx)
+}
+
+// SaveProfile writes a fetched profile to dir/name.pprof and returns the
+// file, or prints why it could not (fetching or writing) and returns "".
+func SaveProfile(dir, name string, data []byte, err error) string {
+	f := filepath.Join(dir, name+".pprof")
+	if err == nil {
+		err = os.WriteFile(f, data, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "  profile %s: %v\n", name, err)
+		return ""
+	}
+	return f
+}
