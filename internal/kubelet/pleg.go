@@ -14,66 +14,89 @@ import (
 // retries whatever the events missed is each pod's own (withResync).
 // One goroutine per node.
 func (k *Kubelet) runPLEG(ctx context.Context) {
-	prev := map[string]string{} // runtime object id → pod uid + state
+	p := newPLEG()
 	k.poll(ctx, k.cfg.RelistPeriod, func(ctx context.Context) {
-		next, err := k.relist(ctx)
-		if err != nil {
+		if err := k.relist(ctx, p); err != nil {
 			if ctx.Err() == nil {
 				k.log.Info("relist failed", "err", err)
 			}
 			return
 		}
-		changed := map[types.UID]bool{}
-		for id, v := range next {
-			if prev[id] != v {
-				changed[types.UID(uidOf(v))] = true
-			}
+		for uid := range p.changed() {
+			k.workers.Enqueue(uid)
 		}
-		for id, v := range prev {
-			if _, ok := next[id]; !ok {
-				changed[types.UID(uidOf(v))] = true
-			}
-		}
-		prev = next
-		for uid := range changed {
-			if uid != "" {
-				k.workers.Enqueue(uid)
-			}
-		}
+		p.swap()
 	})
 }
 
-// relist maps each sandbox and container id to "<pod uid>|<state>".
-func (k *Kubelet) relist(ctx context.Context) (map[string]string, error) {
+// plegRecord is what a relist saw of one sandbox or container: its pod's
+// UID and its state (a sandbox's or a container's state enum).
+type plegRecord struct {
+	uid   string
+	state int32
+}
+
+// pleg holds the last relist and the one being made, by runtime object
+// id. The two maps are reused, so a relist of an unchanged node
+// allocates little: every hollow node relists every second.
+type pleg struct {
+	prev, next map[string]plegRecord
+}
+
+func newPLEG() *pleg {
+	return &pleg{prev: map[string]plegRecord{}, next: map[string]plegRecord{}}
+}
+
+// changed yields the UIDs of pods with an object that is new, gone or in
+// another state since the last relist (a UID may come more than once).
+func (p *pleg) changed() func(yield func(types.UID) bool) {
+	return func(yield func(types.UID) bool) {
+		for id, rec := range p.next {
+			if old, ok := p.prev[id]; !ok || old != rec {
+				if !yield(types.UID(rec.uid)) {
+					return
+				}
+			}
+		}
+		for id, rec := range p.prev {
+			if _, ok := p.next[id]; !ok {
+				if !yield(types.UID(rec.uid)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// swap makes the relist just made the last one.
+func (p *pleg) swap() {
+	p.prev, p.next = p.next, p.prev
+	clear(p.next)
+}
+
+// relist records each sandbox and container of a pod (the runtime
+// objects labelled with a pod UID) in p.next.
+func (k *Kubelet) relist(ctx context.Context, p *pleg) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sbs, err := k.runtime.ListPodSandbox(ctx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctrs, err := k.runtime.ListContainers(ctx, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]string, len(sbs)+len(ctrs))
+	clear(p.next)
 	for _, sb := range sbs {
 		if uid := sb.Labels[labelPodUID]; uid != "" {
-			out[sb.Id] = uid + "|" + sb.State.String()
+			p.next[sb.Id] = plegRecord{uid: uid, state: int32(sb.State)}
 		}
 	}
 	for _, c := range ctrs {
 		if uid := c.Labels[labelPodUID]; uid != "" {
-			out[c.Id] = uid + "|" + c.State.String()
+			p.next[c.Id] = plegRecord{uid: uid, state: int32(c.State)}
 		}
 	}
-	return out, nil
-}
-
-func uidOf(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '|' {
-			return v[:i]
-		}
-	}
-	return v
+	return nil
 }

@@ -26,6 +26,7 @@ type container struct {
 	name          string // reserved name
 	config        *runtimeapi.ContainerConfig
 	image         *image
+	imageSpec     *runtimeapi.ImageSpec // what lists report; never changes
 	resources     *runtimeapi.LinuxContainerResources
 	state         runtimeapi.ContainerState
 	createdAt     int64
@@ -75,6 +76,7 @@ func (r *Runtime) CreateContainer(_ context.Context, sandboxID string, config *r
 	c := &container{
 		id: newID(), sandboxID: sb.id, name: name,
 		config: proto.Clone(config).(*runtimeapi.ContainerConfig), image: img,
+		imageSpec: &runtimeapi.ImageSpec{Image: img.ref, UserSpecifiedImage: config.GetImage().GetUserSpecifiedImage()},
 		resources: config.GetLinux().GetResources(),
 		state:     runtimeapi.ContainerState_CONTAINER_CREATED, createdAt: r.clock.Now().UnixNano(),
 	}

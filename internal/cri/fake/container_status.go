@@ -1,8 +1,9 @@
 package fake
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,7 +17,7 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 		return nil, err
 	}
 	defer r.mu.Unlock()
-	out := []*runtimeapi.Container{}
+	out := make([]*runtimeapi.Container, 0, len(r.containers))
 	for _, c := range r.containers {
 		r.refresh(c)
 		if filter != nil {
@@ -28,16 +29,14 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 			}
 		}
 		out = append(out, &runtimeapi.Container{
-			Id: c.id, PodSandboxId: c.sandboxID,
-			Metadata: proto.Clone(c.config.Metadata).(*runtimeapi.ContainerMetadata),
-			Image:    &runtimeapi.ImageSpec{Image: c.image.ref, UserSpecifiedImage: c.config.GetImage().GetUserSpecifiedImage()},
+			Id: c.id, PodSandboxId: c.sandboxID, State: c.state, CreatedAt: c.createdAt,
 			ImageRef: c.image.repoDigest(), ImageId: c.image.id,
-			State: c.state, CreatedAt: c.createdAt,
 			// Shared, not copied: see ListPodSandbox.
+			Metadata: c.config.Metadata, Image: c.imageSpec,
 			Labels: c.config.Labels, Annotations: c.config.Annotations,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
+	slices.SortFunc(out, func(a, b *runtimeapi.Container) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
 	return out, nil
 }
 

@@ -19,8 +19,10 @@ type image struct {
 	ref    string // normalized, e.g. docker.io/library/busybox:latest
 	id     string // sha256:...
 	digest string // sha256:...
-	size   uint64
-	pinned bool // never garbage collected (CRI Image.pinned)
+	// repoDig is repoDigest's answer, made once: every relist reports it.
+	repoDig string
+	size    uint64
+	pinned  bool // never garbage collected (CRI Image.pinned)
 }
 
 func newImage(ref string) *image {
@@ -28,11 +30,13 @@ func newImage(ref string) *image {
 	dsum := sha256.Sum256([]byte("digest:" + ref))
 	// A plausible size between 1 and 65 MB, fixed per image.
 	size := 1<<20 + binary.BigEndian.Uint64(sum[:8])%(64<<20)
-	return &image{ref: ref, id: "sha256:" + hex.EncodeToString(sum[:]), digest: "sha256:" + hex.EncodeToString(dsum[:]), size: size}
+	img := &image{ref: ref, id: "sha256:" + hex.EncodeToString(sum[:]), digest: "sha256:" + hex.EncodeToString(dsum[:]), size: size}
+	img.repoDig = repository(ref) + "@" + img.digest
+	return img
 }
 
 // repoDigest is the name@digest form the kubelet reports as imageID.
-func (i *image) repoDigest() string { return repository(i.ref) + "@" + i.digest }
+func (i *image) repoDigest() string { return i.repoDig }
 
 func (i *image) api() *runtimeapi.Image {
 	return &runtimeapi.Image{
