@@ -212,7 +212,7 @@ func run(bin, out string, cfg config) error {
 	}
 	res["api_latency"] = latencies(before, after)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
-	res["lists"] = kubectlLists(srv.Kubeconfig)
+	res["lists"] = benchutil.KubectlPodLists(srv.Kubeconfig, total, 1)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 
 	printSummary(res)
@@ -414,32 +414,6 @@ func downsample(d []time.Duration, n int) []float64 {
 	}
 	if (len(d)-1)%step != 0 {
 		out = append(out, float64(d[len(d)-1].Microseconds())/1000)
-	}
-	return out
-}
-
-// kubectlLists times full pod LISTs with kubectl, when it is installed.
-func kubectlLists(kubeconfig string) map[string]float64 {
-	out := map[string]float64{}
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		fmt.Println("  kubectl not on PATH: list timings skipped")
-		return out
-	}
-	for _, c := range []struct {
-		key  string
-		args []string
-	}{
-		{"kubectl_get_pods_chunked_ms", []string{"get", "pods", "-A"}},
-		{"kubectl_get_pods_chunk0_ms", []string{"get", "pods", "-A", "--chunk-size=0"}},
-		{"raw_list_pods_rv0_ms", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}},
-	} {
-		cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
-		t0 := time.Now()
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "  kubectl %v: %v: %.200s\n", c.args, err, b)
-			continue
-		}
-		out[c.key] = float64(time.Since(t0).Microseconds()) / 1000
 	}
 	return out
 }

@@ -34,7 +34,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"sort"
 	"strconv"
@@ -141,7 +140,11 @@ func run(bin, out string, cfg config) error {
 		}
 		lists[c.key] = benchutil.Summarize(samples, 0)
 	}
-	for k, v := range kubectlLists(srv.Kubeconfig, cfg.Pods) {
+	runs := 3
+	if cfg.Pods >= 50000 {
+		runs = 1 // each takes most of a minute
+	}
+	for k, v := range benchutil.KubectlPodLists(srv.Kubeconfig, cfg.Pods, runs) {
 		lists[k] = v
 	}
 	for _, chunk := range []int64{500, 0} {
@@ -238,48 +241,6 @@ func createPod(ctx context.Context, cs kubernetes.Interface, i, nodes int) error
 	return err
 }
 
-// kubectlLists times `kubectl get pods -A` three ways, checking the row
-// count each time.
-func kubectlLists(kubeconfig string, pods int) map[string]any {
-	out := map[string]any{}
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		fmt.Println("  kubectl not on PATH: kubectl timings skipped")
-		return out
-	}
-	runs := 3
-	if pods >= 50000 {
-		runs = 1 // each takes most of a minute
-	}
-	for _, c := range []struct {
-		key  string
-		args []string
-		rows bool
-	}{
-		{"kubectl_get_pods_A_chunked", []string{"get", "pods", "-A", "--no-headers"}, true},
-		{"kubectl_get_pods_A_chunk0", []string{"get", "pods", "-A", "--no-headers", "--chunk-size=0"}, true},
-		{"kubectl_raw_list_rv0", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}, false},
-	} {
-		var samples []time.Duration
-		for range runs {
-			cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
-			t0 := time.Now()
-			b, err := cmd.Output()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "  kubectl %v: %v\n", c.args, err)
-				break
-			}
-			samples = append(samples, time.Since(t0))
-			if n := countLines(b); c.rows && n != pods {
-				fmt.Fprintf(os.Stderr, "  kubectl %v printed %d rows, want %d\n", c.args, n, pods)
-			}
-		}
-		if len(samples) > 0 {
-			out[c.key] = benchutil.Summarize(samples, 0)
-		}
-	}
-	return out
-}
-
 // fetchTable makes the requests `kubectl get pods -A` makes (a Table of
 // every pod, in pages of chunk rows; 0 is one page) and reads the whole
 // answer without decoding the rows: the server's share of kubectl's time.
@@ -355,16 +316,6 @@ func scanTable(r io.Reader) (rows int, cont string, err error) {
 			return 0, "", rerr
 		}
 	}
-}
-
-func countLines(b []byte) int {
-	n := 0
-	for _, c := range b {
-		if c == '\n' {
-			n++
-		}
-	}
-	return n
 }
 
 // watchers opens cfg.Watchers watches of all pods, spread over separate

@@ -4,6 +4,7 @@
 package benchutil
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -400,4 +401,45 @@ func SaveProfile(dir, name string, data []byte, err error) string {
 		return ""
 	}
 	return f
+}
+
+// KubectlPodLists times `kubectl get pods -A` as a user runs it (chunks of
+// 500), with --chunk-size=0, and a raw resourceVersion=0 list, runs times
+// each, and checks that the tables have a row per pod. Keys are
+// kubectl_get_pods_A_chunked, kubectl_get_pods_A_chunk0 and
+// kubectl_raw_list_rv0; empty when kubectl is not installed.
+func KubectlPodLists(kubeconfig string, pods, runs int) map[string]any {
+	out := map[string]any{}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		fmt.Println("  kubectl not on PATH: kubectl timings skipped")
+		return out
+	}
+	for _, c := range []struct {
+		key  string
+		args []string
+		rows bool
+	}{
+		{"kubectl_get_pods_A_chunked", []string{"get", "pods", "-A", "--no-headers"}, true},
+		{"kubectl_get_pods_A_chunk0", []string{"get", "pods", "-A", "--no-headers", "--chunk-size=0"}, true},
+		{"kubectl_raw_list_rv0", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}, false},
+	} {
+		var samples []time.Duration
+		for range runs {
+			cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
+			t0 := time.Now()
+			b, err := cmd.Output()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "  kubectl %v: %v\n", c.args, err)
+				break
+			}
+			samples = append(samples, time.Since(t0))
+			if n := bytes.Count(b, []byte{'\n'}); c.rows && n != pods {
+				fmt.Fprintf(os.Stderr, "  kubectl %v printed %d rows, want %d\n", c.args, n, pods)
+			}
+		}
+		if len(samples) > 0 {
+			out[c.key] = Summarize(samples, 0)
+		}
+	}
+	return out
 }
