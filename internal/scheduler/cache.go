@@ -34,12 +34,12 @@ type nodeCache struct {
 	// changed names the nodes whose NodeInfo was replaced since the last
 	// UpdateSnapshot, which copies just those into the snapshot it keeps
 	// up to date (last, built at layout lastLayout).
-	changed    map[string]struct{}
+	changed map[string]struct{}
 	// withAffinity names the nodes with pods that have inter-pod
 	// (anti-)affinity terms, for Snapshot.WithAffinity.
 	withAffinity map[string]struct{}
 	last         *framework.Snapshot
-	lastLayout uint64
+	lastLayout   uint64
 	// namespaces are the namespaces' labels; the map is replaced, never
 	// changed, so snapshots share it.
 	namespaces map[string]labels.Set

@@ -1,8 +1,10 @@
 package framework
 
 import (
-	"maps"
+	"hash/maphash"
+	"slices"
 	"sort"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +24,9 @@ type PodInfo struct {
 	HostPorts []HostPort
 	// Controller is the UID of the pod's controller ownerReference, if any.
 	Controller types.UID
+	// controller is the pod's ControllerKey interned (zero if Controller
+	// is ""), what NodeInfos count pods by.
+	controller controllerHandle
 	// Affinity is the pod's inter-pod (anti-)affinity, parsed; nil if none.
 	Affinity *AffinityTerms
 }
@@ -60,8 +65,9 @@ func NewPodInfo(pod *corev1.Pod) *PodInfo {
 			}
 		}
 	}
-	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil && ref.UID != "" {
 		pi.Controller = ref.UID
+		pi.controller = internController(pi.ControllerKey())
 	}
 	pi.Affinity = NewAffinityTerms(pod)
 	return pi
@@ -91,10 +97,46 @@ type NodeInfo struct {
 	// few pods whose terms every decision must check (symmetry).
 	PodsWithAffinity             []*PodInfo
 	PodsWithRequiredAntiAffinity []*PodInfo
-	// Controllers counts the node's pods per namespace and controller
-	// UID, so spreading a pod's replicas costs one lookup per node rather
-	// than a walk of the node's pods.
-	Controllers map[ControllerKey]int32
+	// controllers counts the node's pods per controller, so spreading a
+	// pod's replicas (ControllerPods) costs a look at the node rather
+	// than a walk of its pods. OwnerSpread asks every node for every pod,
+	// so it is not a map by ControllerKey, which on a large cluster cost
+	// a hash of two strings and cache misses into a table of its own (and
+	// the key strings) per node per pod; it is a list by interned key
+	// (one entry per controller, at most one per pod), compared as
+	// pointers. controllerBits summarizes it, with each entry's bit set:
+	// a pod whose bit is clear has no sibling on the node, the answer for
+	// most nodes (a controller's few replicas run on few of many nodes),
+	// given without reading the list.
+	controllers    []controllerCount
+	controllerBits [4]uint64
+}
+
+// controllerHandle is a ControllerKey interned: the pods of one
+// controller share key, so comparing two is comparing pointers. Package
+// unique frees an interned key once no handle to it is left, so the
+// table holds only the controllers of PodInfos still in use (cache,
+// queue, snapshots): nothing to count or release by hand. bit is a hash
+// of the UID in [0, 256), the key's bit in NodeInfo.controllerBits.
+type controllerHandle struct {
+	key unique.Handle[ControllerKey]
+	bit uint8
+}
+
+// controllerBitSeed seeds the hash controllerHandle.bit is from; the bits
+// only decide which nodes' lists are read, never a count.
+var controllerBitSeed = maphash.MakeSeed()
+
+// internController interns k, once per PodInfo (NewPodInfo).
+func internController(k ControllerKey) controllerHandle {
+	return controllerHandle{key: unique.Make(k), bit: uint8(maphash.String(controllerBitSeed, string(k.UID)))}
+}
+
+// controllerCount is how many of a node's pods a controller owns.
+type controllerCount struct {
+	key unique.Handle[ControllerKey]
+	bit uint8
+	n   int32
 }
 
 // ControllerKey names a controller by its namespace and UID (an owner
@@ -107,6 +149,34 @@ type ControllerKey struct {
 // ControllerKey returns the key of the pod's controller ("" UID if none).
 func (p *PodInfo) ControllerKey() ControllerKey {
 	return ControllerKey{Namespace: p.Pod.Namespace, UID: p.Controller}
+}
+
+// interned returns the pod's interned ControllerKey, interning it now
+// for a PodInfo not made by NewPodInfo. Call it only if p.Controller is
+// set.
+func (p *PodInfo) interned() controllerHandle {
+	if p.controller.key == (unique.Handle[ControllerKey]{}) {
+		return internController(p.ControllerKey())
+	}
+	return p.controller
+}
+
+// ControllerPods returns how many of the node's pods have the namespace
+// and controller of p (0 if p has no controller).
+func (n *NodeInfo) ControllerPods(p *PodInfo) int32 {
+	if p.Controller == "" {
+		return 0
+	}
+	h := p.interned()
+	if n.controllerBits[h.bit>>6]&(1<<(h.bit&63)) == 0 {
+		return 0
+	}
+	for _, c := range n.controllers {
+		if c.key == h.key {
+			return c.n
+		}
+	}
+	return 0
 }
 
 // NewNodeInfo returns a NodeInfo for node with the given pods.
@@ -141,10 +211,7 @@ func (n *NodeInfo) AddPod(p *PodInfo) {
 	n.NonZeroRequested.Memory += p.NonZero.Memory
 	n.UsedPorts = append(n.UsedPorts, p.HostPorts...)
 	if p.Controller != "" {
-		if n.Controllers == nil {
-			n.Controllers = map[ControllerKey]int32{}
-		}
-		n.Controllers[p.ControllerKey()]++
+		n.addController(p.interned())
 	}
 	if p.Affinity != nil {
 		n.PodsWithAffinity = append(n.PodsWithAffinity, p)
@@ -169,10 +236,7 @@ func (n *NodeInfo) RemovePod(uid types.UID) bool {
 			n.UsedPorts = append(n.UsedPorts, q.HostPorts...)
 		}
 		if p.Controller != "" {
-			k := p.ControllerKey()
-			if n.Controllers[k]--; n.Controllers[k] <= 0 {
-				delete(n.Controllers, k)
-			}
+			n.removeController(p.interned())
 		}
 		if p.Affinity != nil {
 			n.PodsWithAffinity = withoutPod(n.PodsWithAffinity, uid)
@@ -193,8 +257,43 @@ func (n *NodeInfo) Clone() *NodeInfo {
 	c.UsedPorts = append([]HostPort(nil), n.UsedPorts...)
 	c.PodsWithAffinity = append([]*PodInfo(nil), n.PodsWithAffinity...)
 	c.PodsWithRequiredAntiAffinity = append([]*PodInfo(nil), n.PodsWithRequiredAntiAffinity...)
-	c.Controllers = maps.Clone(n.Controllers)
+	c.controllers = slices.Clone(n.controllers)
 	return &c
+}
+
+// addController counts one more pod of controller h.
+func (n *NodeInfo) addController(h controllerHandle) {
+	for i := range n.controllers {
+		if n.controllers[i].key == h.key {
+			n.controllers[i].n++
+			return
+		}
+	}
+	n.controllers = append(n.controllers, controllerCount{key: h.key, bit: h.bit, n: 1})
+	n.controllerBits[h.bit>>6] |= 1 << (h.bit & 63)
+}
+
+// removeController counts one pod of controller h less, and forgets the
+// controller at none: the last entry takes its place (order does not
+// matter) and the summary bits are set again from the entries left, as
+// others may share its bit.
+func (n *NodeInfo) removeController(h controllerHandle) {
+	for i := range n.controllers {
+		if n.controllers[i].key != h.key {
+			continue
+		}
+		if n.controllers[i].n--; n.controllers[i].n > 0 {
+			return
+		}
+		last := len(n.controllers) - 1
+		n.controllers[i] = n.controllers[last]
+		n.controllers = n.controllers[:last]
+		n.controllerBits = [4]uint64{}
+		for _, c := range n.controllers {
+			n.controllerBits[c.bit>>6] |= 1 << (c.bit & 63)
+		}
+		return
+	}
 }
 
 // withoutPod returns pods less the one with uid, in a new array (the old

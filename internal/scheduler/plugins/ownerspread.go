@@ -11,10 +11,7 @@ func (OwnerSpread) Name() string { return "OwnerSpread" }
 
 // Score counts the node's pods of the same namespace and controller.
 func (OwnerSpread) Score(pod *framework.PodInfo, node *framework.NodeInfo) int64 {
-	if pod.Controller == "" {
-		return 0
-	}
-	return int64(node.Controllers[pod.ControllerKey()])
+	return int64(node.ControllerPods(pod))
 }
 
 // Normalize gives the node with the most siblings 0.
