@@ -65,7 +65,7 @@ func (k *Kubelet) setLeaseSpec(ctx context.Context, lease *coordinationv1.Lease)
 	lease.Spec.HolderIdentity = &holder
 	lease.Spec.LeaseDurationSeconds = &duration
 	if len(lease.OwnerReferences) == 0 {
-		if node, err := k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, metav1.GetOptions{}); err == nil {
+		if node, err := k.client.CoreV1().Nodes().Get(ctx, k.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"}); err == nil {
 			lease.OwnerReferences = []metav1.OwnerReference{{
 				APIVersion: "v1", Kind: "Node", Name: node.Name, UID: node.UID,
 			}}

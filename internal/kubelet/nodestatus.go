@@ -90,7 +90,14 @@ func (k *Kubelet) syncNodeStatus(ctx context.Context) {
 func (k *Kubelet) writeNodeStatus(ctx context.Context, status *corev1.NodeStatus) error {
 	nodes := k.client.CoreV1().Nodes()
 	for attempt := 0; ; attempt++ {
-		node, err := nodes.Get(ctx, k.cfg.NodeName, metav1.GetOptions{})
+		// The first read may be the API server's cache ("0"), as
+		// upstream's kubelet reads it: a stale copy fails the update
+		// with a conflict, and the retry reads the latest.
+		opts := metav1.GetOptions{}
+		if attempt == 0 {
+			opts.ResourceVersion = "0"
+		}
+		node, err := nodes.Get(ctx, k.cfg.NodeName, opts)
 		if err != nil {
 			return err
 		}

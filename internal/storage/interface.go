@@ -103,7 +103,9 @@ type Interface interface {
 	// Create stores obj at key if key is absent and decodes the stored result
 	// (with resourceVersion set) into out. obj's resourceVersion must be empty.
 	Create(ctx context.Context, key string, obj, out runtime.Object) error
-	// Get decodes the object at key into out (ErrNotFound if absent).
+	// Get decodes the object at key into out (ErrNotFound if absent). A
+	// Get at "0" or N is served from the watch cache when it holds the key
+	// (a deep copy: out is the caller's), else from etcd.
 	Get(ctx context.Context, key string, opts GetOptions, out runtime.Object) error
 	// List fills listObj (a *XList) with the objects under key. Lists a
 	// store's watch cache serves (list_cache.go) fill the items with

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // Lists are served from the watch cache's state (watch_cache_state.go)
-// when Kubernetes' own API server would serve them from its watch cache:
+// when Kubernetes' own API server would serve them from its watch cache
+// (and Gets at "0" or N as well, see getFromCache):
 //
 //   - "0": any recent state, at once, from whatever the cache has;
 //   - N (NotOlderThan): once the cache reaches N, which it waits for
@@ -108,6 +110,35 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 		c.mu.Unlock()
 	}
 	return true, s.fillList(listObj, read, page, opts.Predicate == nil)
+}
+
+// getFromCache serves a Get at "0" (any state) or NotOlderThan minRev
+// from the watch cache, as upstream's cacher does: when the cache has
+// listed its state, reached minRev and holds the key. Otherwise the read
+// goes to etcd: a cache not there yet is not waited for, since a single
+// key is a cheap read; and a key the cache lacks may be one it has not
+// yet seen created (a namespace created a moment ago must not make a
+// create in it fail). The object is copied: callers may change it.
+func (s *store) getFromCache(key string, minRev int64, out runtime.Object) (served bool, err error) {
+	c := s.cacheFor(key)
+	if c == nil {
+		return false, nil
+	}
+	c.mu.Lock()
+	var e *stateEntry
+	if c.ready && c.headRev >= minRev {
+		e = c.state.get(key)
+	}
+	c.mu.Unlock()
+	if e == nil {
+		return false, nil
+	}
+	dst, src := reflect.ValueOf(out), reflect.ValueOf(e.obj)
+	if dst.Kind() != reflect.Pointer || dst.IsNil() || dst.Type() != src.Type() {
+		return false, nil // not the cache's type: etcd's path decodes into it
+	}
+	dst.Elem().Set(reflect.ValueOf(e.obj.DeepCopyObject()).Elem())
+	return true, nil
 }
 
 // startCache starts the cache at etcd's current revision if it has not

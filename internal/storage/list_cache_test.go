@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -517,5 +518,63 @@ func TestCacheWatchOwnStream(t *testing.T) {
 	}
 	if !slices.Contains(rec.progress, cache) {
 		t.Fatalf("progress requested on %v, never on the shared watch's stream %s", rec.progress, cache)
+	}
+}
+
+// Gets at "0" and NotOlderThan N come from the cache when it holds the
+// key at N or later, as a copy; a consistent Get, a key the cache has not
+// seen and an N it has not reached read etcd.
+func TestCacheGet(t *testing.T) {
+	s := newCachedStore(t)
+	rv := s.create(t, "a", "n1")
+	s.list(t, s.prefix, storage.ListOptions{}) // starts the cache
+	get := func(rv string) *corev1.Pod {
+		t.Helper()
+		p := &corev1.Pod{}
+		if err := s.Get(context.Background(), s.key("a"), storage.GetOptions{ResourceVersion: rv}, p); err != nil {
+			t.Fatalf("get at %q: %v", rv, err)
+		}
+		return p
+	}
+	var p *corev1.Pod
+	s.fromCache(t, "get rv=0", func() { p = get("0") })
+	if p.Name != "a" || p.Spec.NodeName != "n1" || p.ResourceVersion != rv {
+		t.Fatalf("get rv=0 from the cache: %s on %q at %s, want a on n1 at %s", p.Name, p.Spec.NodeName, p.ResourceVersion, rv)
+	}
+	s.fromCache(t, "get rv=N", func() { p = get(rv) })
+	// The copy is the caller's: changing it leaves the cache's alone.
+	p.Labels = map[string]string{"changed": "yes"}
+	p.Spec.NodeName = "elsewhere"
+	if p = get("0"); p.Labels["changed"] != "" || p.Spec.NodeName != "n1" {
+		t.Fatalf("a caller's change reached the cache: labels %v node %q", p.Labels, p.Spec.NodeName)
+	}
+
+	readsEtcd := func(what, key, rv string, wantErr error) {
+		t.Helper()
+		before := s.kv.ranges.Load()
+		err := s.Get(context.Background(), key, storage.GetOptions{ResourceVersion: rv}, &corev1.Pod{})
+		if !errors.Is(err, wantErr) && !(wantErr == nil && err == nil) {
+			t.Fatalf("%s: err %v, want %v", what, err, wantErr)
+		}
+		if s.kv.ranges.Load() == before {
+			t.Fatalf("%s: served from the cache, want an etcd read", what)
+		}
+	}
+	readsEtcd("consistent get", s.key("a"), "", nil)
+	readsEtcd("get of a key the cache lacks", s.key("missing"), "0", storage.ErrNotFound)
+
+	// Held back, the cache has not seen b created, nor a's new revision.
+	release := s.watcher.breakAndHold()
+	defer release()
+	s.create(t, "b", "n2")
+	readsEtcd("get of a key created after the cache's revision", s.key("b"), "0", nil)
+	updated := s.relabel(t, "a", "x", "1")
+	p = &corev1.Pod{}
+	before := s.kv.ranges.Load()
+	if err := s.Get(context.Background(), s.key("a"), storage.GetOptions{ResourceVersion: updated.ResourceVersion}, p); err != nil {
+		t.Fatal(err)
+	}
+	if s.kv.ranges.Load() == before || p.Labels["x"] != "1" {
+		t.Fatalf("get at a revision the cache has not reached: labels %v, etcd reads %d", p.Labels, s.kv.ranges.Load()-before)
 	}
 }

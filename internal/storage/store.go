@@ -144,6 +144,11 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 	if err != nil {
 		return err
 	}
+	if opts.ResourceVersion != "" {
+		if served, err := s.getFromCache(key, minRev, out); served || err != nil {
+			return err
+		}
+	}
 	var getOpts []clientv3.OpOption
 	if opts.ResourceVersion != "" {
 		// Any state at least minRev will do; a member's local state is

@@ -34,7 +34,8 @@ func (m *Manager) nodeAllocatable(ctx context.Context) corev1.ResourceList {
 	}
 	list := corev1.ResourceList{}
 	if m.client != nil && m.nodeName != "" {
-		node, err := m.client.CoreV1().Nodes().Get(ctx, m.nodeName, metav1.GetOptions{})
+		// Any recent state will do ("0": the API server's cache).
+		node, err := m.client.CoreV1().Nodes().Get(ctx, m.nodeName, metav1.GetOptions{ResourceVersion: "0"})
 		if err != nil {
 			m.log.Debug("reading node allocatable; using machine totals", "node", m.nodeName, "err", err)
 		} else {
