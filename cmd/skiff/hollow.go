@@ -54,6 +54,7 @@ any container.`,
 	f.StringVar(&cfg.CPU, "cpu", "4", "each node's cpu capacity")
 	f.StringVar(&cfg.Memory, "memory", "16Gi", "each node's memory capacity")
 	f.StringVar(&cfg.Pods, "max-pods", "110", "each node's pod capacity")
+	f.IntVar(&cfg.NodesPerConnection, "nodes-per-connection", 1, "how many nodes share one client and connection to the API server (1: each its own, as real kubelets)")
 	f.StringToStringVar(&cfg.Labels, "node-labels", nil, "extra labels for every node (k=v,...)")
 	f.StringVar(&kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster (admin)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
@@ -27,12 +29,21 @@ type HollowConfig struct {
 	// CPU, Memory and Pods are each node's capacity (default 4, 16Gi, 110).
 	CPU, Memory, Pods string
 	Labels            map[string]string
-	Logger            *slog.Logger
+	// NodesPerConnection is how many nodes share one client and its
+	// connection to the API server (default 1: each node has its own, as
+	// real kubelets and kubemark's hollow nodes do; thousands of nodes
+	// multiplexed over a few HTTP/2 connections queue behind each
+	// connection's single frame loop, on both ends, and their requests
+	// measure that funnel rather than the server).
+	NodesPerConnection int
+	Logger             *slog.Logger
 }
 
-// RunHollowNodes runs the hollow nodes until ctx is done. They share one
-// client and one event broadcaster; each has its own fake runtime, lease
-// and status loop on upstream's timings.
+// RunHollowNodes runs the hollow nodes until ctx is done. Each has its own
+// client (connection and rate limits, a kubelet's 50 QPS and burst of 100;
+// see NodesPerConnection), fake runtime, lease and status loop on
+// upstream's timings; they share one event broadcaster and one Service
+// informer.
 func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig) error {
 	if cfg.Count <= 0 {
 		return fmt.Errorf("hollow nodes: --count must be positive")
@@ -42,6 +53,9 @@ func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.NodesPerConnection <= 0 {
+		cfg.NodesPerConnection = 1
 	}
 	capacity := corev1.ResourceList{}
 	for name, v := range map[corev1.ResourceName]string{corev1.ResourceCPU: or(cfg.CPU, "4"),
@@ -70,15 +84,21 @@ func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig)
 	defer factory.Shutdown()
 
 	var runs []func(context.Context) error
+	var nodeClient kubernetes.Interface
 	for i := 0; i < cfg.Count; i++ {
 		name := fmt.Sprintf("%s%d", cfg.Prefix, i)
+		if i%cfg.NodesPerConnection == 0 {
+			if nodeClient, err = hollowClient(restCfg, min(cfg.NodesPerConnection, cfg.Count-i)); err != nil {
+				return err
+			}
+		}
 		rt, err := fake.New(fake.Options{PodCIDR: fmt.Sprintf("10.%d.%d.0/24", 100+i/256, i%256)})
 		if err != nil {
 			return err
 		}
 		kl, err := kubelet.New(kubelet.Config{
 			NodeName:         name,
-			Client:           client,
+			Client:           nodeClient,
 			Runtime:          rt,
 			Images:           rt,
 			Hollow:           true,
@@ -105,6 +125,24 @@ func RunHollowNodes(ctx context.Context, restCfg *rest.Config, cfg HollowConfig)
 	cfg.Logger.Info("starting hollow nodes", "count", cfg.Count)
 	defer func() { cfg.Logger.Info("hollow nodes stopped", "ran", time.Since(start).Round(time.Second)) }()
 	return runAll(ctx, runs...)
+}
+
+// hollowClient is a client of its own, with its own connection, for n
+// hollow nodes: a kubelet's rate limits (upstream's --kube-api-qps 50 and
+// --kube-api-burst 100) times n, protobuf as the kubelet speaks it.
+func hollowClient(restCfg *rest.Config, n int) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(restCfg)
+	c.UserAgent = "skiff-hollow-node"
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	c.QPS, c.Burst = float32(50*n), 100*n
+	// A dialer of its own keeps client-go from handing every node the
+	// same cached transport, and so the same connections.
+	c.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	hc, err := rest.HTTPClientFor(c)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfigAndClient(c, hc)
 }
 
 func or(v, def string) string {
