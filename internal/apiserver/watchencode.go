@@ -44,7 +44,11 @@ type watchEncoder interface {
 // memoized across watchers.
 func (s *Server) newWatchEncoder(format outputFormat, ep *endpoint) watchEncoder {
 	var enc watchEncoder = jsonWatchEncoder{}
-	if format.MediaType == mediaProtobuf && format.As == "" && hasProtobuf(ep.res.New()) {
+	// PartialObjectMetadata has a protobuf encoding whatever the
+	// resource: the metadata client (the garbage collector's watches of
+	// every pod, ...) asks for it first, and JSON cost both ends dearly.
+	if format.MediaType == mediaProtobuf &&
+		(format.As == "" && hasProtobuf(ep.res.New()) || format.As == "PartialObjectMetadata") {
 		enc = protobufWatchEncoder{}
 	}
 	if format.As != "" {

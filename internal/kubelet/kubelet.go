@@ -258,7 +258,17 @@ func (k *Kubelet) podName(uid types.UID) string {
 }
 
 // poll runs f every period until ctx ends, jittered so that thousands of
-// hollow nodes do not tick together.
+// hollow nodes do not tick together. The period is counted from when f
+// returns (sliding).
 func (k *Kubelet) poll(ctx context.Context, period time.Duration, f func(context.Context)) {
 	wait.JitterUntilWithContext(ctx, f, period, 0.1, true)
+}
+
+// pollFixed is poll on a fixed cadence: the period is counted from when f
+// starts, so a slow f (an API server that stalls) does not shift the
+// schedule. Sliding heartbeats of many nodes all restart when a stall
+// ends, and in step they make the next stall: a 2,000-node run renewed
+// its Leases in bursts of twice the average rate.
+func (k *Kubelet) pollFixed(ctx context.Context, period time.Duration, f func(context.Context)) {
+	wait.JitterUntilWithContext(ctx, f, period, 0.1, false)
 }

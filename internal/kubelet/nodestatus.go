@@ -35,7 +35,8 @@ func (k *Kubelet) runHeartbeat(ctx context.Context) {
 		period = min(period, notReadyStatusPeriod)
 	}
 	var lastLease, lastStatus time.Time
-	k.poll(ctx, period, func(ctx context.Context) {
+	// On a fixed cadence, as upstream's node status loop (see pollFixed).
+	k.pollFixed(ctx, period, func(ctx context.Context) {
 		now := k.clock.Now()
 		// Within a tenth of a period counts as due: the ticker jitters.
 		if now.Sub(lastLease) >= k.cfg.NodeLeaseRenewInterval*9/10 {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 )
 
 // The metadata client (used by the garbage collector and namespace
@@ -44,5 +46,26 @@ func TestMetadataClient(t *testing.T) {
 	got, err := pods.Get(ctx, "meta", metav1.GetOptions{})
 	if err != nil || got.UID == "" {
 		t.Fatalf("metadata get: %v", err)
+	}
+
+	// The watch is protobuf when asked first, as the metadata client
+	// does: not JSON, which is a fallback the client also accepts.
+	cfg := s.RestConfig(t)
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/vnd.kubernetes.protobuf;stream=watch" {
+		t.Fatalf("metadata watch: %s, content type %q, want protobuf", resp.Status, ct)
 	}
 }
