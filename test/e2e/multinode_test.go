@@ -241,11 +241,16 @@ func (m *multiNode) waitEndpoints(svc string, n int, timeout time.Duration) {
 }
 
 // dial asks the web pod to make tries requests to host:port and returns
-// the hostnames that answered and the errors.
+// the hostnames that answered and the errors (a failed exec is one).
 func (m *multiNode) dial(pod, host string, port, tries int) (answers, errs []string) {
 	m.t.Helper()
 	url := fmt.Sprintf("http://127.0.0.1:8080/dial?host=%s&port=%d&request=hostname&tries=%d", host, port, tries)
-	out, _, _ := m.s.kubectl(m.t, "exec", pod, "--", "wget", "-qO-", url)
+	out, errOut, err := m.s.kubectl(m.t, "exec", pod, "--", "wget", "-qO-", url)
+	if err != nil {
+		// A failed exec (kubectl's or wget's) is a failed try, with why:
+		// the caller tries again and reports it if every try fails.
+		return nil, []string{fmt.Sprintf("exec wget in %s: %v: %s", pod, err, strings.TrimSpace(errOut))}
+	}
 	var res struct{ Responses, Errors []string }
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		m.t.Fatalf("dial from %s to %s:%d: %q is not dial's JSON: %v", pod, host, port, out, err)
