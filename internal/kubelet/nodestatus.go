@@ -3,6 +3,7 @@ package kubelet
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -35,8 +36,7 @@ func (k *Kubelet) runHeartbeat(ctx context.Context) {
 		period = min(period, notReadyStatusPeriod)
 	}
 	var lastLease, lastStatus time.Time
-	// On a fixed cadence, as upstream's node status loop (see pollFixed).
-	k.pollFixed(ctx, period, func(ctx context.Context) {
+	tick := func(ctx context.Context) {
 		now := k.clock.Now()
 		// Within a tenth of a period counts as due: the ticker jitters.
 		if now.Sub(lastLease) >= k.cfg.NodeLeaseRenewInterval*9/10 {
@@ -50,7 +50,20 @@ func (k *Kubelet) runHeartbeat(ctx context.Context) {
 			lastStatus = now
 			k.syncNodeStatus(ctx)
 		}
-	})
+	}
+	if k.cfg.Hollow {
+		// Hollow nodes start together, real machines do not: after the
+		// first heartbeat each takes a random phase of the period, or
+		// thousands of them renew their Leases in step.
+		tick(ctx)
+		select {
+		case <-k.clock.After(rand.N(period)):
+		case <-ctx.Done():
+			return
+		}
+	}
+	// On a fixed cadence, as upstream's node status loop (see pollFixed).
+	k.pollFixed(ctx, period, tick)
 }
 
 // notReadyStatusPeriod is how often a not-Ready node looks again.
