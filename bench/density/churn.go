@@ -72,7 +72,8 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, plan []int
 		"pods_replaced_per_second":  float64(rolled) / elapsed.Seconds(),
 		"replacement_pod_startup":   benchutil.Summarize(w.startupLatenciesSince(start), 0),
 		"nodes_ready_after":         ready,
-		"api_latency":               latencies(before, after),
+		"api_latency":               latencies(before.api, after.api),
+		"etcd_latency":              latencies(before.etcd, after.etcd),
 	}, nil
 }
 

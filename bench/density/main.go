@@ -210,7 +210,8 @@ func run(bin, out string, cfg config) error {
 	if err != nil {
 		return err
 	}
-	res["api_latency"] = latencies(before, after)
+	res["api_latency"] = latencies(before.api, after.api)
+	res["etcd_latency"] = latencies(before.etcd, after.etcd)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = benchutil.KubectlPodLists(srv.Kubeconfig, total, 1)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
@@ -239,7 +240,7 @@ func run(bin, out string, cfg config) error {
 func printSummary(res map[string]any) {
 	keys := make([]string, 0, len(res))
 	for k := range res {
-		if k != "pod_startup_samples_ms" && k != "api_latency" {
+		if k != "pod_startup_samples_ms" && k != "api_latency" && k != "etcd_latency" {
 			keys = append(keys, k)
 		}
 	}
@@ -248,17 +249,25 @@ func printSummary(res map[string]any) {
 	for _, k := range keys {
 		fmt.Printf("%-28s %v\n", k, res[k])
 	}
-	if lat, ok := res["api_latency"].(map[string]histSummary); ok {
-		names := make([]string, 0, len(lat))
-		for k := range lat {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		fmt.Printf("\n%-36s %8s %10s %10s\n", "API (verb resource)", "COUNT", "P50", "P99")
-		for _, k := range names {
-			s := lat[k]
-			fmt.Printf("%-36s %8d %8.1fms %8.1fms\n", k, s.Count, s.P50, s.P99)
-		}
+	printLatencies(res["api_latency"], "API (verb resource)")
+	printLatencies(res["etcd_latency"], "etcd (operation type)")
+}
+
+// printLatencies prints a table of latency summaries under title.
+func printLatencies(v any, title string) {
+	lat, ok := v.(map[string]histSummary)
+	if !ok {
+		return
+	}
+	names := make([]string, 0, len(lat))
+	for k := range lat {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Printf("\n%-36s %8s %10s %10s\n", title, "COUNT", "P50", "P99")
+	for _, k := range names {
+		s := lat[k]
+		fmt.Printf("%-36s %8d %8.1fms %8.1fms\n", k, s.Count, s.P50, s.P99)
 	}
 }
 

@@ -12,28 +12,49 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// histKey is one series of apiserver_request_duration_seconds.
+// histKey is one series of a latency histogram: verb and resource for
+// apiserver_request_duration_seconds, operation and type for
+// etcd_request_duration_seconds.
 type histKey struct{ verb, resource string }
 
 // hist is a cumulative histogram: upper bound → count.
 type hist map[float64]float64
 
-// scrape reads the API server's request-duration histograms from /metrics.
-func scrape(ctx context.Context, cs kubernetes.Interface) (map[histKey]hist, error) {
+// histograms are the latency series of one /metrics scrape.
+type histograms struct {
+	api  map[histKey]hist // apiserver_request_duration_seconds
+	etcd map[histKey]hist // etcd_request_duration_seconds
+}
+
+// scrape reads the API server's request and etcd latency histograms from
+// /metrics.
+func scrape(ctx context.Context, cs kubernetes.Interface) (histograms, error) {
 	body, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return nil, err
+		return histograms{}, err
 	}
-	return parseHistograms(body), nil
+	return histograms{
+		api: parseHistograms(body, "apiserver_request_duration_seconds", func(l map[string]string) histKey {
+			res := l["resource"]
+			if sub := l["subresource"]; sub != "" && res != "" {
+				res += "/" + sub
+			}
+			return histKey{l["verb"], res}
+		}),
+		etcd: parseHistograms(body, "etcd_request_duration_seconds", func(l map[string]string) histKey {
+			return histKey{l["operation"], l["type"]}
+		}),
+	}, nil
 }
 
 // parseHistograms reads the bucket lines of the Prometheus text format
-// for apiserver_request_duration_seconds.
-func parseHistograms(body []byte) map[histKey]hist {
+// for the histogram metric, keyed by key(labels); series whose key has no
+// resource are skipped.
+func parseHistograms(body []byte, metric string, key func(labels map[string]string) histKey) map[histKey]hist {
 	out := map[histKey]hist{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	const prefix = "apiserver_request_duration_seconds_bucket{"
+	prefix := metric + "_bucket{"
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, prefix) {
@@ -60,14 +81,10 @@ func parseHistograms(body []byte) map[histKey]hist {
 				continue
 			}
 		}
-		res := labels["resource"]
-		if sub := labels["subresource"]; sub != "" {
-			res += "/" + sub
-		}
-		if res == "" {
+		k := key(labels)
+		if k.resource == "" {
 			continue
 		}
-		k := histKey{labels["verb"], res}
 		if out[k] == nil {
 			out[k] = hist{}
 		}

@@ -114,6 +114,7 @@ var anchors = []struct {
 	{"density/*.api_latency.get *.p99_ms", sloReadResource},
 	{"density/*.api_latency.watch *.p99_ms", anchor{Note: "anchor: none (watches are excluded from the SLO)"}},
 	{"density/*.api_latency.*.p99_ms", sloMutating},
+	{"density/*.etcd_latency.*.p99_ms", anchor{Note: "anchor: none (etcd's share of the API latency above)"}},
 	{"density/*.server_rss_bytes", k3sServerRAM},
 	{"density/*.lists.*", sloReadCollection},
 
@@ -177,6 +178,7 @@ var areas = []struct {
 		{"nodes_*.pod_startup.p50_ms", "pod startup p50 (watch), {1} nodes", "ms"},
 		{"nodes_*.pod_startup.p99_ms", "pod startup p99 (watch), {1} nodes", "ms"},
 		{"nodes_*.api_latency.*.p99_ms", "API {2} p99, {1} nodes", "ms"},
+		{"nodes_*.etcd_latency.*.p99_ms", "etcd {2} p99, {1} nodes", "ms"},
 		{"nodes_*.server_rss_bytes", "server RSS at the end, {1} nodes", "bytes"},
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
@@ -187,6 +189,7 @@ var areas = []struct {
 		{"churn_nodes_*.replacement_pod_startup.p99_ms", "churn: replacement pod startup p99, {1} nodes", "ms"},
 		{"churn_nodes_*.nodes_ready_after", "churn: nodes Ready at the end, {1} nodes", "count"},
 		{"churn_nodes_*.api_latency.*.p99_ms", "churn: API {2} p99, {1} nodes", "ms"},
+		{"churn_nodes_*.etcd_latency.*.p99_ms", "churn: etcd {2} p99, {1} nodes", "ms"},
 		{"churn_nodes_*.server_rss_bytes", "churn: server RSS at the end, {1} nodes", "bytes"},
 	}},
 	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates. " +

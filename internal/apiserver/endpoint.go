@@ -58,6 +58,8 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		BookmarkInterval: s.cfg.BookmarkInterval,
 		// Watches of the resource share one etcd watch.
 		KeyPrefix: ep.prefix,
+		Metrics:   s.metrics.storage,
+		Resource:  stored.String(),
 	}
 	if stored == (schema.GroupResource{Resource: "pods"}) {
 		// Each kubelet watches its node's pods: the shared watch finds a

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	componentmetrics "github.com/skiff-sh/skiff/internal/metrics"
+	"github.com/skiff-sh/skiff/internal/storage"
 )
 
 // metrics are the API server's Prometheus series, named as upstream's so
@@ -16,6 +17,8 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// storage: etcd request latency and object counts per resource.
+	storage *storage.Metrics
 }
 
 func newMetrics() *metrics {
@@ -33,6 +36,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.storage = storage.NewMetrics(m.registry)
 	return m
 }
 

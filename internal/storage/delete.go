@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -52,11 +53,13 @@ func (s *store) tryDeleteOnce(ctx context.Context, key string, st *objState, out
 			return refresh(err)
 		}
 	}
+	start := time.Now()
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", st.rev)).
 		Then(clientv3.OpDelete(key)).
 		Else(clientv3.OpGet(key)).
 		Commit()
+	s.metrics.observe(opDelete, start, err)
 	if err != nil {
 		return nil, translateError(err, 0)
 	}

@@ -41,6 +41,11 @@ type StoreConfig struct {
 	// event only to the watches whose WatchOptions.IndexValue is the
 	// value of the object before or after it, and to those without one.
 	WatchIndex func(obj runtime.Object) string
+	// Metrics, if set, records the store's etcd requests and object count
+	// under Resource (the type and resource labels: "pods",
+	// "leases.coordination.k8s.io").
+	Metrics  *Metrics
+	Resource string
 }
 
 // DefaultBookmarkInterval is the BookmarkInterval when none is configured.
@@ -61,6 +66,7 @@ type store struct {
 	bookmarkInterval time.Duration
 	revisionWait     time.Duration
 	log              *slog.Logger
+	metrics          requestMetrics
 	cache            *watchCache // nil without a KeyPrefix
 	// stateReads bounds the watches reading their initial state from
 	// etcd at once (see initialState).
@@ -98,6 +104,7 @@ func NewStore(client *clientv3.Client, cfg StoreConfig) Interface {
 		revisionWait:     revisionWait,
 		log:              cfg.Logger.With("component", "storage"),
 		stateReads:       make(chan struct{}, maxConcurrentStateReads),
+		metrics:          cfg.Metrics.forResource(cfg.Resource),
 	}
 	if cfg.KeyPrefix != "" {
 		s.cache = newWatchCache(s, cfg)
@@ -123,10 +130,12 @@ func (s *store) Create(ctx context.Context, key string, obj, out runtime.Object)
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	resp, err := s.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, string(data), putOpts...)).
 		Commit()
+	s.metrics.observe(opCreate, start, err)
 	if err != nil {
 		return translateError(err, 0)
 	}
@@ -155,7 +164,7 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 		// usually new enough and is the cheap read.
 		getOpts = append(getOpts, clientv3.WithSerializable())
 	}
-	resp, err := s.client.Get(ctx, key, getOpts...)
+	resp, err := s.get(ctx, key, getOpts...)
 	if err != nil {
 		return translateError(err, 0)
 	}
@@ -163,7 +172,7 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 		if _, err := s.waitForRevision(ctx, minRev); err != nil {
 			return err
 		}
-		if resp, err = s.client.Get(ctx, key); err != nil {
+		if resp, err = s.get(ctx, key); err != nil {
 			return translateError(err, 0)
 		}
 	}
@@ -172,6 +181,14 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 	}
 	kv := resp.Kvs[0]
 	return s.decode(kv.Value, kv.ModRevision, out)
+}
+
+// get reads key from etcd, recording the request.
+func (s *store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	start := time.Now()
+	resp, err := s.client.Get(ctx, key, opts...)
+	s.metrics.observe(opGet, start, err)
+	return resp, err
 }
 
 // leaseOptions attaches obj to a lease when the store has a TTL for it.

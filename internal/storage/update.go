@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -29,7 +30,7 @@ func (s *store) readState(ctx context.Context, key string, serializable bool) (*
 	if serializable {
 		opts = append(opts, clientv3.WithSerializable())
 	}
-	resp, err := s.client.Get(ctx, key, opts...)
+	resp, err := s.get(ctx, key, opts...)
 	if err != nil {
 		return nil, translateError(err, 0)
 	}
@@ -164,10 +165,12 @@ func (s *store) tryUpdateOnce(ctx context.Context, key string, st *objState, out
 	if !st.exists {
 		cmp = clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
 	}
+	start := time.Now()
 	resp, err := s.client.Txn(ctx).If(cmp).
 		Then(clientv3.OpPut(key, string(data), putOpts...)).
 		Else(clientv3.OpGet(key)).
 		Commit()
+	s.metrics.observe(opUpdate, start, err)
 	if err != nil {
 		return nil, translateError(err, 0)
 	}

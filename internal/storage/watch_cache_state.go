@@ -50,6 +50,14 @@ func newCacheState(items []*stateEntry) cacheState {
 	return cacheState{tree: t}
 }
 
+// len is how many keys the state holds.
+func (s *cacheState) len() int {
+	if s.tree == nil {
+		return 0
+	}
+	return s.tree.Len()
+}
+
 // get returns key's entry, nil if absent.
 func (s *cacheState) get(key string) *stateEntry {
 	if s.tree == nil {
@@ -115,6 +123,7 @@ func (c *watchCache) applyLocked(e *cachedEvent) {
 	default:
 		c.state.put(&stateEntry{key: e.key, obj: e.cur, rev: e.rev})
 	}
+	c.s.metrics.setObjects(c.state.len())
 }
 
 // initState fills the state from one list of the prefix at the revision
@@ -141,6 +150,7 @@ func (c *watchCache) initState(ctx context.Context) error {
 		c.startRev, c.headRev = listRev, listRev
 	}
 	c.state = newCacheState(items)
+	c.s.metrics.setObjects(c.state.len())
 	c.ready = true
 	clear(c.latest) // the state serves previous states now
 	c.notifyLocked()
@@ -160,7 +170,9 @@ func (c *watchCache) listAll(ctx context.Context, rev int64) ([]*stateEntry, int
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
+	start := time.Now()
 	resp, err := c.s.client.Get(ctx, c.prefix, opts...)
+	c.s.metrics.observe(opList, start, err)
 	if err != nil {
 		return nil, 0, translateError(err, rev)
 	}
