@@ -59,6 +59,10 @@ type ComponentOptions struct {
 	// namespace (default: the client config's CA).
 	RootCA []byte
 	Log    *slog.Logger
+
+	// shared, set by a server running both components, is the informer
+	// cache they share; nil: each term builds its own.
+	shared *sharedInformers
 }
 
 // LeaderElection are the timings of the component Leases, named as
@@ -130,7 +134,12 @@ func runLeaderElected(ctx context.Context, client kubernetes.Interface, name str
 // factory until ctx is done. clusterCIDR is where node pod CIDRs come from.
 func runControllerManager(ctx context.Context, client kubernetes.Interface, meta metadata.Interface, opts ComponentOptions, log *slog.Logger) error {
 	clusterCIDR := opts.ClusterCIDR
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
+	var factory informers.SharedInformerFactory
+	if opts.shared != nil {
+		factory = opts.shared.forTerm()
+	} else {
+		factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
+	}
 	ipam, err := nodeipam.New(ctx, client, factory.Core().V1().Nodes(), nodeipam.Options{ClusterCIDR: clusterCIDR, Logger: log.With("controller", "nodeipam")})
 	if err != nil {
 		return fmt.Errorf("node IPAM controller: %w", err)
@@ -206,8 +215,12 @@ var collectedResources = []schema.GroupVersionResource{
 }
 
 // runScheduler runs the default scheduler until ctx is done.
-func runScheduler(ctx context.Context, client kubernetes.Interface, log *slog.Logger) error {
-	return scheduler.New(client, scheduler.Config{Logger: log}).Start(ctx)
+func runScheduler(ctx context.Context, client kubernetes.Interface, opts ComponentOptions, log *slog.Logger) error {
+	cfg := scheduler.Config{Logger: log}
+	if opts.shared != nil {
+		cfg.Informers = opts.shared.forTerm()
+	}
+	return scheduler.New(client, cfg).Start(ctx)
 }
 
 // runAll runs each function until ctx is done or one fails; a failure
@@ -280,7 +293,7 @@ func RunScheduler(ctx context.Context, cfg *rest.Config, opts ComponentOptions) 
 		return err
 	}
 	return runLeaderElected(ctx, client, schedulerLease, opts.LeaderElection, log, func(ctx context.Context) error {
-		return runScheduler(ctx, client, log)
+		return runScheduler(ctx, client, opts, log)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -259,18 +260,28 @@ func (s *Server) Run(ctx context.Context) error {
 		if s.dns != nil {
 			go func() { errc <- s.dns.Run(ctx) }()
 		}
+		shared, err := s.componentInformers(ctx)
+		if err != nil {
+			errc <- err
+			return
+		}
+		if shared != nil {
+			defer shared.shutdown()
+		}
+		var wg sync.WaitGroup
 		if s.controllerManagerConfig != nil {
-			go func() {
+			wg.Go(func() {
 				errc <- RunControllerManager(ctx, s.controllerManagerConfig,
 					ComponentOptions{ClusterCIDR: s.clusterCIDR, NodeMonitorGracePeriod: s.cfg.NodeMonitorGracePeriod, LoadBalancerPool: s.cfg.serviceLBPool,
-						Log: s.log.With("component", "controller-manager")})
-			}()
+						Log: s.log.With("component", "controller-manager"), shared: shared})
+			})
 		}
 		if s.schedulerConfig != nil {
-			go func() {
-				errc <- RunScheduler(ctx, s.schedulerConfig, ComponentOptions{Log: s.log.With("component", "scheduler")})
-			}()
+			wg.Go(func() {
+				errc <- RunScheduler(ctx, s.schedulerConfig, ComponentOptions{Log: s.log.With("component", "scheduler"), shared: shared})
+			})
 		}
+		wg.Wait()
 	}()
 
 	s.log.Info("skiff server listening", "url", s.URL, "kubeconfig", s.KubeconfigPath)
@@ -286,6 +297,21 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = s.httpServer.Close()
 	}
 	return err
+}
+
+// componentInformers returns the informer cache the in-process scheduler
+// and controller manager share, or nil unless both run. Its list and
+// watch requests carry the controller manager's identity, which may read
+// everything the scheduler reads.
+func (s *Server) componentInformers(ctx context.Context) (*sharedInformers, error) {
+	if s.controllerManagerConfig == nil || s.schedulerConfig == nil {
+		return nil, nil
+	}
+	client, err := ComponentClient(s.controllerManagerConfig, "skiff-controller-manager")
+	if err != nil {
+		return nil, fmt.Errorf("shared informers: %w", err)
+	}
+	return newSharedInformers(ctx, client), nil
 }
 
 // waitReady waits for the API server's bootstrap; false if ctx ended.

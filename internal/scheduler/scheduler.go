@@ -56,6 +56,11 @@ type Config struct {
 	DisablePreemption bool
 	// Logger (slog.Default()).
 	Logger *slog.Logger
+	// Informers, if set, are where the scheduler's pod, node and namespace
+	// informers come from (informers shared with other components in the
+	// process); Start starts it and Shuts it down on return. Default: a
+	// factory of the scheduler's own over its client.
+	Informers informers.SharedInformerFactory
 }
 
 // Validate checks the config after defaults are applied.
@@ -155,7 +160,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 
 	// managedFields are trimmed, as the controller manager does: the
 	// scheduler reads none, and they are much of a pod's metadata.
-	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
+	factory := s.cfg.Informers
+	if factory == nil {
+		factory = informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(controllerutil.TrimManagedFields))
+	}
 	podInformer := factory.Core().V1().Pods()
 	nodeInformer := factory.Core().V1().Nodes()
 	nsInformer := factory.Core().V1().Namespaces()

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/informers/apps"
+	"k8s.io/client-go/informers/coordination"
+	"k8s.io/client-go/informers/core"
+	"k8s.io/client-go/informers/discovery"
+	"k8s.io/client-go/informers/internalinterfaces"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
+)
+
+// sharedInformers is one informer cache for the components a server runs
+// in its own process, the scheduler and the controller manager: both
+// watch every pod, node and namespace, and with a cache each the server
+// would decode and hold every pod twice (a quarter of its heap at 60,000
+// pods). The informers run for the life of the process, like upstream's
+// scheduler's, which fills its cache before it campaigns, so a standby
+// server takes over with a warm cache.
+//
+// Each leader term of a component sees the cache through forTerm: the
+// handlers the term registers are its own, and are removed when the term
+// ends (its factory's Shutdown), so a component that loses and regains
+// leadership does not leave the old term's handlers feeding stopped
+// queues.
+type sharedInformers struct {
+	factory informers.SharedInformerFactory
+	ctx     context.Context // the process's: the informers run until it ends
+}
+
+// newSharedInformers returns informers over client (whose identity and
+// rate limits the shared list and watch requests use) that run until ctx
+// ends. managedFields are trimmed, as both components' own caches did.
+func newSharedInformers(ctx context.Context, client kubernetes.Interface) *sharedInformers {
+	return &sharedInformers{
+		factory: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controllerutil.TrimManagedFields)),
+		ctx:     ctx,
+	}
+}
+
+// shutdown waits for the informers to stop (after the process's ctx ends).
+func (s *sharedInformers) shutdown() { s.factory.Shutdown() }
+
+// forTerm returns a factory for one leader term.
+func (s *sharedInformers) forTerm() *termInformers {
+	t := &termInformers{SharedInformerFactory: s.factory, shared: s, wrapped: map[cache.SharedIndexInformer]*termInformer{}}
+	return t
+}
+
+// termInformers is a SharedInformerFactory for one leader term over the
+// process's shared informers. Start starts the shared informers (on the
+// process's lifetime, not the caller's channel); Shutdown removes the
+// term's handlers and leaves the informers running. Core, Apps,
+// Coordination and Discovery hand out informers that track the term's
+// handlers; the other groups, unused by the components, are the shared
+// factory's own.
+type termInformers struct {
+	informers.SharedInformerFactory
+	shared *sharedInformers
+
+	mu      sync.Mutex
+	wrapped map[cache.SharedIndexInformer]*termInformer
+	ended   bool
+}
+
+var _ informers.SharedInformerFactory = (*termInformers)(nil)
+
+// InformerFor returns the shared informer for obj's type, seen by the term.
+func (t *termInformers) InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer {
+	inner := t.shared.factory.InformerFor(obj, newFunc)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := t.wrapped[inner]
+	if w == nil {
+		w = &termInformer{SharedIndexInformer: inner, term: t}
+		t.wrapped[inner] = w
+	}
+	return w
+}
+
+func (t *termInformers) Core() core.Interface {
+	return core.New(t, metav1.NamespaceAll, nil)
+}
+
+func (t *termInformers) Apps() apps.Interface {
+	return apps.New(t, metav1.NamespaceAll, nil)
+}
+
+func (t *termInformers) Coordination() coordination.Interface {
+	return coordination.New(t, metav1.NamespaceAll, nil)
+}
+
+func (t *termInformers) Discovery() discovery.Interface {
+	return discovery.New(t, metav1.NamespaceAll, nil)
+}
+
+// Start starts the shared informers the process's components have asked
+// for so far; they run until the process ends, whatever stopCh does.
+func (t *termInformers) Start(<-chan struct{}) { t.shared.factory.Start(t.shared.ctx.Done()) }
+
+// StartWithContext is Start.
+func (t *termInformers) StartWithContext(context.Context) { t.Start(nil) }
+
+// Shutdown ends the term: its handlers are removed from the shared
+// informers, which keep running for the other components and the next
+// term. Handlers registered after it are removed at once.
+func (t *termInformers) Shutdown() {
+	t.mu.Lock()
+	t.ended = true
+	ws := make([]*termInformer, 0, len(t.wrapped))
+	for _, w := range t.wrapped {
+		ws = append(ws, w)
+	}
+	t.mu.Unlock()
+	for _, w := range ws {
+		w.removeAll()
+	}
+}
+
+// termInformer is a shared informer as one term sees it: the handlers
+// added through it are the term's, and it has synced once the informer
+// has and each of those handlers has been given the informer's initial
+// list (a handler added to a running informer receives it afterwards).
+type termInformer struct {
+	cache.SharedIndexInformer
+	term *termInformers
+
+	mu   sync.Mutex
+	regs []cache.ResourceEventHandlerRegistration
+}
+
+func (w *termInformer) AddEventHandler(h cache.ResourceEventHandler) (cache.ResourceEventHandlerRegistration, error) {
+	return w.track(w.SharedIndexInformer.AddEventHandler(h))
+}
+
+func (w *termInformer) AddEventHandlerWithResyncPeriod(h cache.ResourceEventHandler, resync time.Duration) (cache.ResourceEventHandlerRegistration, error) {
+	return w.track(w.SharedIndexInformer.AddEventHandlerWithResyncPeriod(h, resync))
+}
+
+func (w *termInformer) AddEventHandlerWithOptions(h cache.ResourceEventHandler, opts cache.HandlerOptions) (cache.ResourceEventHandlerRegistration, error) {
+	return w.track(w.SharedIndexInformer.AddEventHandlerWithOptions(h, opts))
+}
+
+func (w *termInformer) RemoveEventHandler(reg cache.ResourceEventHandlerRegistration) error {
+	w.mu.Lock()
+	for i, r := range w.regs {
+		if r == reg {
+			w.regs = append(w.regs[:i], w.regs[i+1:]...)
+			break
+		}
+	}
+	w.mu.Unlock()
+	return w.SharedIndexInformer.RemoveEventHandler(reg)
+}
+
+// HasSynced reports whether the informer and every handler of the term on
+// it have seen the initial list.
+func (w *termInformer) HasSynced() bool {
+	if !w.SharedIndexInformer.HasSynced() {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.regs {
+		if !r.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *termInformer) track(reg cache.ResourceEventHandlerRegistration, err error) (cache.ResourceEventHandlerRegistration, error) {
+	if err != nil {
+		return reg, err
+	}
+	// Under the term's lock: either Shutdown has not yet begun, and will
+	// find the handler, or it has, and the handler goes now.
+	w.term.mu.Lock()
+	defer w.term.mu.Unlock()
+	if w.term.ended {
+		// The term is over: its handlers must not run.
+		return reg, w.SharedIndexInformer.RemoveEventHandler(reg)
+	}
+	w.mu.Lock()
+	w.regs = append(w.regs, reg)
+	w.mu.Unlock()
+	return reg, nil
+}
+
+// removeAll removes the term's handlers from the informer.
+func (w *termInformer) removeAll() {
+	w.mu.Lock()
+	regs := w.regs
+	w.regs = nil
+	w.mu.Unlock()
+	for _, r := range regs {
+		_ = w.SharedIndexInformer.RemoveEventHandler(r)
+	}
+}

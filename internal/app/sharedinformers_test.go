@@ -1,0 +1,122 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/app"
+	"github.com/skiff-sh/skiff/test/framework"
+)
+
+// TestSharedInformersTerms checks the informer cache the in-process
+// scheduler and controller manager share: each leader term's handlers see
+// the whole cache once the term has synced, the terms share one informer,
+// and a term's handlers stop when the term ends while the cache runs on.
+func TestSharedInformersTerms(t *testing.T) {
+	srv := framework.StartServer(t, framework.Options{})
+	cs := srv.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		createPod(ctx, t, cs, fmt.Sprintf("p%d", i))
+	}
+
+	procCtx, stop := context.WithCancel(context.Background())
+	shared := app.NewSharedInformers(procCtx, cs)
+	defer func() {
+		stop()
+		done := make(chan struct{})
+		go func() { shared.Shutdown(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the shared informers did not stop within 10s of the process ending")
+		}
+	}()
+
+	// A term's handler has every pod once the term's informer has synced.
+	term := func(name string, adds *atomic.Int64) (cache.SharedIndexInformer, func()) {
+		f := shared.ForTerm()
+		inf := f.Core().V1().Pods().Informer()
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(any) { adds.Add(1) }}); err != nil {
+			t.Fatal(err)
+		}
+		f.Start(ctx.Done())
+		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			t.Fatalf("%s: pod informer not synced", name)
+		}
+		if n := adds.Load(); n != 3 {
+			t.Fatalf("%s synced with its handler given %d pods, want 3", name, n)
+		}
+		return inf, f.Shutdown
+	}
+	var adds1, adds2 atomic.Int64
+	inf1, end1 := term("term 1", &adds1)
+	// The second term joins the running informer: it is given the pods
+	// the informer already holds.
+	inf2, end2 := term("term 2", &adds2)
+	if inf1.GetIndexer() != inf2.GetIndexer() {
+		t.Fatal("the terms have informers of their own, want one shared cache")
+	}
+
+	end1()
+	createPod(ctx, t, cs, "p3")
+	waitFor(t, "term 2 to see p3", func() bool { return adds2.Load() == 4 })
+	time.Sleep(300 * time.Millisecond)
+	if n := adds1.Load(); n != 3 {
+		t.Fatalf("term 1's handler ran %d times after its term ended, want none (3 adds before)", n-3)
+	}
+	// A handler a finished term adds is removed at once.
+	var late atomic.Int64
+	if _, err := inf1.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		if obj.(*corev1.Pod).Name == "p4" {
+			late.Add(1)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// With every term over, the cache keeps following the API.
+	end2()
+	createPod(ctx, t, cs, "p4")
+	waitFor(t, "the shared cache to hold p4", func() bool {
+		_, ok, _ := inf2.GetIndexer().GetByKey("shared/p4")
+		return ok
+	})
+	time.Sleep(300 * time.Millisecond)
+	if adds2.Load() != 4 || late.Load() != 0 {
+		t.Fatalf("handlers ran after their terms ended: term 2 saw %d adds (want 4), a late handler saw p4 %d times",
+			adds2.Load(), late.Load())
+	}
+}
+
+func createPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shared"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := cs.CoreV1().Pods("shared").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
