@@ -200,8 +200,13 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 }
 
 // collectedResources are the resources whose objects the garbage
-// collector deletes when their owners are gone.
+// collector deletes when their owners are gone. They are also the owners
+// it knows from its cache: an owner of another resource is looked up with
+// a GET each time a dependent changes, so the owners of frequently
+// updated dependents must be here (Nodes own their kubelets' Leases,
+// renewed every 10 s).
 var collectedResources = []schema.GroupVersionResource{
+	{Version: "v1", Resource: "nodes"},
 	{Version: "v1", Resource: "pods"},
 	{Version: "v1", Resource: "configmaps"},
 	{Version: "v1", Resource: "secrets"},
