@@ -74,6 +74,7 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, plan []int
 		"nodes_ready_after":         ready,
 		"api_latency":               latencies(before.api, after.api),
 		"etcd_latency":              latencies(before.etcd, after.etcd),
+		"queue_wait":                latencies(before.queue, after.queue),
 	}, nil
 }
 

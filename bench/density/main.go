@@ -212,6 +212,7 @@ func run(bin, out string, cfg config) error {
 	}
 	res["api_latency"] = latencies(before.api, after.api)
 	res["etcd_latency"] = latencies(before.etcd, after.etcd)
+	res["queue_wait"] = latencies(before.queue, after.queue)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = benchutil.KubectlPodLists(srv.Kubeconfig, total, 1)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)
@@ -240,7 +241,7 @@ func run(bin, out string, cfg config) error {
 func printSummary(res map[string]any) {
 	keys := make([]string, 0, len(res))
 	for k := range res {
-		if k != "pod_startup_samples_ms" && k != "api_latency" && k != "etcd_latency" {
+		if k != "pod_startup_samples_ms" && k != "api_latency" && k != "etcd_latency" && k != "queue_wait" {
 			keys = append(keys, k)
 		}
 	}
@@ -251,6 +252,7 @@ func printSummary(res map[string]any) {
 	}
 	printLatencies(res["api_latency"], "API (verb resource)")
 	printLatencies(res["etcd_latency"], "etcd (operation type)")
+	printLatencies(res["queue_wait"], "flow control wait (level schema)")
 }
 
 // printLatencies prints a table of latency summaries under title.

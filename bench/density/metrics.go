@@ -24,6 +24,9 @@ type hist map[float64]float64
 type histograms struct {
 	api  map[histKey]hist // apiserver_request_duration_seconds
 	etcd map[histKey]hist // etcd_request_duration_seconds
+	// queue: apiserver_flowcontrol_request_wait_duration_seconds of the
+	// requests that ran, by priority level and flow schema.
+	queue map[histKey]hist
 }
 
 // scrape reads the API server's request and etcd latency histograms from
@@ -43,6 +46,12 @@ func scrape(ctx context.Context, cs kubernetes.Interface) (histograms, error) {
 		}),
 		etcd: parseHistograms(body, "etcd_request_duration_seconds", func(l map[string]string) histKey {
 			return histKey{l["operation"], l["type"]}
+		}),
+		queue: parseHistograms(body, "apiserver_flowcontrol_request_wait_duration_seconds", func(l map[string]string) histKey {
+			if l["execute"] != "true" {
+				return histKey{}
+			}
+			return histKey{l["priority_level"], l["flow_schema"]}
 		}),
 	}, nil
 }

@@ -115,6 +115,7 @@ var anchors = []struct {
 	{"density/*.api_latency.watch *.p99_ms", anchor{Note: "anchor: none (watches are excluded from the SLO)"}},
 	{"density/*.api_latency.*.p99_ms", sloMutating},
 	{"density/*.etcd_latency.*.p99_ms", anchor{Note: "anchor: none (etcd's share of the API latency above)"}},
+	{"density/*.queue_wait.*.p99_ms", anchor{Note: "anchor: none (time queued by flow control, part of the API latency above)"}},
 	{"density/*.server_rss_bytes", k3sServerRAM},
 	{"density/*.lists.*", sloReadCollection},
 
@@ -179,6 +180,7 @@ var areas = []struct {
 		{"nodes_*.pod_startup.p99_ms", "pod startup p99 (watch), {1} nodes", "ms"},
 		{"nodes_*.api_latency.*.p99_ms", "API {2} p99, {1} nodes", "ms"},
 		{"nodes_*.etcd_latency.*.p99_ms", "etcd {2} p99, {1} nodes", "ms"},
+		{"nodes_*.queue_wait.*.p99_ms", "flow control wait p99, {2}, {1} nodes", "ms"},
 		{"nodes_*.server_rss_bytes", "server RSS at the end, {1} nodes", "bytes"},
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
