@@ -171,7 +171,7 @@ var areas = []struct {
 		{"hollow_node_cpu_millicores", "CPU per idle hollow node", "mcores"},
 	}},
 	{"density", "Density (ClusterLoader2-style load)", "`go run ./bench/density`: server + scheduler + controllers, hollow nodes, Deployments of 5/30/250 replicas created at a target pod rate until 30 pods per node; then the churn run (unless `CHURN=0`): every Deployment rolled to a new template at the same rate, until every rollout is complete. " +
-		"The largest run that meets the targets is 1,000 nodes. The 2,000-node run completes (60,000 pods Running at 47 pods/s) but misses them: the server (1.2 cores on average) and the hollow nodes' own work (PLEG relists every second and Lease renewals every 10 s per node, about 0.7 cores) take both cores, and the kubelets' Lease and status updates (p99 2-4 s) and pod startup (p99 13 s) wait for CPU. " +
+		"The largest run that meets the targets is 1,000 nodes. The 2,000-node run completes (60,000 pods Running at 43 pods/s; 39-47 over the last three runs) but misses them: the server (1.1 cores on average) and the hollow nodes' own work (PLEG relists every second and Lease renewals every 10 s per node, about 0.7 cores) take both cores, and the kubelets' Lease and status updates (p99 4-5 s, most of it waiting on etcd, as the etcd rows show; flow control queues them for under 0.1 s) and pod startup (p99 14 s) wait for CPU. " +
 		"A 5,000-node run would measure the simulation rather than skiff.", []row{
 		{"nodes_*.pods", "pods Running, {1} nodes", "count"},
 		{"nodes_*.time_to_all_running_ms", "create → all Running, {1} nodes", "ms"},
