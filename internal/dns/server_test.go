@@ -53,10 +53,15 @@ func TestServer(t *testing.T) {
 	})
 	name := func(s string) string { return s + "." + ns + ".svc.cluster.local." }
 	// Every answer is served from the informers' caches; wait for the
-	// last object to arrive before checking them.
+	// last object of each informer to arrive before checking them (the
+	// Services and the EndpointSlices are watched apart, so either may
+	// lag).
 	controllertest.Eventually(t, 10*time.Second, func() error {
 		if r, err := exchange(addr, query{name: "db-1." + name("db"), qtype: dns.TypeA}); err != nil || r.Rcode != dns.RcodeSuccess {
 			return fmt.Errorf("db-1 not served yet: %v %v", r, err)
+		}
+		if r, err := exchange(addr, query{name: name("search"), qtype: dns.TypeCNAME}); err != nil || r.Rcode != dns.RcodeSuccess {
+			return fmt.Errorf("service search not served yet: %v %v", r, err)
 		}
 		return nil
 	})
