@@ -127,7 +127,9 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded etcd: %w", err)
 		}
-		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: s.embedded.Endpoints(), KeepAliveTime: -1, Logger: s.log})
+		// The member's handlers are called directly; its client port
+		// still serves etcdctl and other clients.
+		s.etcd = s.embedded.LocalClient()
 	} else {
 		s.etcd, err = storage.NewClient(ctx, storage.ClientConfig{Endpoints: cfg.EtcdServers,
 			CAFile: cfg.EtcdCAFile, CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile, Logger: s.log})

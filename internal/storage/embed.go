@@ -10,7 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap/zapcore"
 )
 
@@ -167,6 +170,20 @@ func embedConfig(cfg EmbeddedConfig) *embed.Config {
 	ec.EnableGRPCGateway = false
 	ec.EnablePprof = false
 	return ec
+}
+
+// LocalClient returns a client that calls the member's request handlers
+// directly, without a socket, gRPC framing or protobuf encoding between
+// them: the API server's path to an embedded etcd. It behaves as a network
+// client of the same member, except that a gRPC interceptor's checks (the
+// leader requirement, per-connection limits) have nothing to apply to.
+// Close it before the member.
+func (m *Embedded) LocalClient() *clientv3.Client {
+	client := v3client.New(m.etcd.Server)
+	// The client lists no endpoints to ask for their versions; the member
+	// is this binary's etcd.
+	knownProgressSupport(client, progressFixedIn(version.Version))
+	return client
 }
 
 // Endpoints are the client URLs to reach the member at.

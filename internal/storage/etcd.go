@@ -29,11 +29,6 @@ type ClientConfig struct {
 	CAFile, CertFile, KeyFile string
 	// DialTimeout bounds the first connection (default DefaultDialTimeout).
 	DialTimeout time.Duration
-	// KeepAliveTime is how often the client pings an idle connection
-	// (default 30s with a 10s timeout, upstream's); negative never pings,
-	// for an etcd in the same process, where a ping that a starved
-	// process answers late would only cut a healthy connection.
-	KeepAliveTime time.Duration
 	// Logger receives the client's warnings and errors; default
 	// slog.Default().
 	Logger *slog.Logger
@@ -111,17 +106,10 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	keepAlive := cfg.KeepAliveTime
-	switch {
-	case keepAlive == 0:
-		keepAlive = 30 * time.Second
-	case keepAlive < 0:
-		keepAlive = 0 // grpc: no pings
-	}
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:            cfg.Endpoints,
 		DialTimeout:          cfg.DialTimeout,
-		DialKeepAliveTime:    keepAlive,
+		DialKeepAliveTime:    30 * time.Second,
 		DialKeepAliveTimeout: 10 * time.Second,
 		TLS:                  tlsCfg,
 		Logger:               zapLogger(log.With("component", "etcd-client"), zapcore.WarnLevel),

@@ -49,6 +49,14 @@ func progressNotifyReliable(ctx context.Context, client *clientv3.Client) bool {
 	return ps.ok
 }
 
+// knownProgressSupport records the answer for a client whose members'
+// versions are known without asking them.
+func knownProgressSupport(client *clientv3.Client, ok bool) {
+	ps := &progressSupport{ok: ok}
+	ps.once.Do(func() {})
+	progressSupportByClient.Store(client, ps)
+}
+
 // progressFixedIn reports whether etcd version v has the fix: 3.4.31+,
 // 3.5.13+, or 3.6 and later.
 func progressFixedIn(v string) bool {

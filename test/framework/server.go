@@ -61,8 +61,8 @@ func StartServer(t testing.TB, opts Options) *Server {
 		opts.DataDir = t.TempDir()
 	}
 	if len(opts.EtcdServers) == 0 {
-		client, prefix := etcdtest.Start(t)
-		opts.EtcdServers = client.Endpoints()
+		servers, prefix := etcdtest.StartEndpoints(t)
+		opts.EtcdServers = servers
 		opts.EtcdPrefix = prefix + "/registry"
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

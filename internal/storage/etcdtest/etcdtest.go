@@ -1,5 +1,6 @@
 // Package etcdtest gives tests an etcd to talk to: by default a fresh
-// embedded member in a temp dir on free loopback ports; with
+// embedded member in a temp dir on free loopback ports, reached through
+// its local client as the server reaches it; with
 // SKIFF_TEST_ETCD_SERVERS set, an external cluster, with each test isolated
 // under a unique key prefix. It owns no production code path.
 package etcdtest
@@ -36,6 +37,25 @@ func Start(tb testing.TB) (*clientv3.Client, string) {
 	if servers := os.Getenv(EnvServers); servers != "" {
 		return startExternal(tb, strings.Split(servers, ","))
 	}
+	// The server's path to an embedded member.
+	client := startMember(tb).LocalClient()
+	tb.Cleanup(func() { _ = client.Close() })
+	return client, ""
+}
+
+// StartEndpoints is Start for a test that connects by itself: it returns
+// the cluster's client URLs and the key prefix to keep under.
+func StartEndpoints(tb testing.TB) ([]string, string) {
+	tb.Helper()
+	if servers := os.Getenv(EnvServers); servers != "" {
+		client, prefix := startExternal(tb, strings.Split(servers, ","))
+		return client.Endpoints(), prefix
+	}
+	return startMember(tb).Endpoints(), ""
+}
+
+// startMember starts an embedded member that stops when tb ends.
+func startMember(tb testing.TB) *storage.Embedded {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	member, err := storage.StartEmbedded(ctx, storage.EmbeddedConfig{
@@ -48,12 +68,7 @@ func Start(tb testing.TB) (*clientv3.Client, string) {
 		tb.Fatalf("etcdtest: %v", err)
 	}
 	tb.Cleanup(func() { _ = member.Close() })
-	client, err := storage.NewClient(ctx, storage.ClientConfig{Endpoints: member.Endpoints(), Logger: Logger()})
-	if err != nil {
-		tb.Fatalf("etcdtest: %v", err)
-	}
-	tb.Cleanup(func() { _ = client.Close() })
-	return client, ""
+	return member
 }
 
 // startExternal connects to an external cluster and reserves a prefix.
