@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -122,9 +121,7 @@ func (s *store) readList(ctx context.Context, read listRead, limit int64, pred P
 		if read.serializable {
 			opts = append(opts, clientv3.WithSerializable())
 		}
-		start := time.Now()
-		resp, err := s.client.Get(ctx, key, opts...)
-		s.metrics.observe(opList, start, err)
+		resp, err := s.read(ctx, opList, key, opts...)
 		if err != nil {
 			return nil, translateError(err, page.rev)
 		}

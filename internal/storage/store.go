@@ -164,7 +164,7 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 		// usually new enough and is the cheap read.
 		getOpts = append(getOpts, clientv3.WithSerializable())
 	}
-	resp, err := s.get(ctx, key, getOpts...)
+	resp, err := s.read(ctx, opGet, key, getOpts...)
 	if err != nil {
 		return translateError(err, 0)
 	}
@@ -172,7 +172,7 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 		if _, err := s.waitForRevision(ctx, minRev); err != nil {
 			return err
 		}
-		if resp, err = s.get(ctx, key); err != nil {
+		if resp, err = s.read(ctx, opGet, key); err != nil {
 			return translateError(err, 0)
 		}
 	}
@@ -183,11 +183,12 @@ func (s *store) Get(ctx context.Context, key string, opts GetOptions, out runtim
 	return s.decode(kv.Value, kv.ModRevision, out)
 }
 
-// get reads key from etcd, recording the request.
-func (s *store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+// read is an etcd Get of key, recorded as the store's op (a get or a
+// list).
+func (s *store) read(ctx context.Context, op string, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	start := time.Now()
 	resp, err := s.client.Get(ctx, key, opts...)
-	s.metrics.observe(opGet, start, err)
+	s.metrics.observe(op, start, err)
 	return resp, err
 }
 

@@ -30,7 +30,7 @@ func (s *store) readState(ctx context.Context, key string, serializable bool) (*
 	if serializable {
 		opts = append(opts, clientv3.WithSerializable())
 	}
-	resp, err := s.get(ctx, key, opts...)
+	resp, err := s.read(ctx, opGet, key, opts...)
 	if err != nil {
 		return nil, translateError(err, 0)
 	}

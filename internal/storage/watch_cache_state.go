@@ -170,9 +170,7 @@ func (c *watchCache) listAll(ctx context.Context, rev int64) ([]*stateEntry, int
 	if rev > 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 	}
-	start := time.Now()
-	resp, err := c.s.client.Get(ctx, c.prefix, opts...)
-	c.s.metrics.observe(opList, start, err)
+	resp, err := c.s.read(ctx, opList, c.prefix, opts...)
 	if err != nil {
 		return nil, 0, translateError(err, rev)
 	}
