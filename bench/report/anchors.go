@@ -174,7 +174,7 @@ var areas = []struct {
 		"The 2,000-node run meets every target: 60,000 pods Running at 50 pods/s, every API p99 under 200 ms, pod startup p99 0.73 s. " +
 		"Until the API server reached its embedded etcd through the member's handlers rather than loopback gRPC (df8595e), that run missed them, with Lease and status update p99s of 4-5 s spent mostly in etcd calls and 43 pods/s. " +
 		"The 5,000-node run reaches 150,000 pods Running at 49 pods/s but misses the latency targets: the server (0.96 cores on average) and the hollow nodes' own work (PLEG relists every second and Lease renewals every 10 s per node, about 0.7 cores while pods are created) take both cores, and the kubelets' Lease and status updates (p99 2.7-4.9 s, most of it in etcd calls waiting for the starved process) and pod startup (p99 19 s) wait for CPU; flow control queues nothing. " +
-		"Its server RSS, 12.8 GB, is about 4 GB of live heap, as much again of garbage-collector headroom, and etcd's mapped database (1.9 GB). The 2,000-node run is of df8595e; the 1,000- and 5,000-node runs are of 60106e3, which adds only a refactor of how storage times its reads. The 100- and 250-node rows are from earlier commits.", []row{
+		"Its server RSS, 12.8 GiB, is about 4 GB of live heap, as much again of garbage-collector headroom, and etcd's mapped database (1.9 GB). The 2,000-node run is of df8595e; the 1,000- and 5,000-node runs are of 60106e3, which adds only a refactor of how storage times its reads. The 100- and 250-node rows are from earlier commits.", []row{
 		{"nodes_*.pods", "pods Running, {1} nodes", "count"},
 		{"nodes_*.time_to_all_running_ms", "create → all Running, {1} nodes", "ms"},
 		{"nodes_*.pods_per_second", "pods Running per second, {1} nodes", "/s"},
