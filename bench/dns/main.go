@@ -18,7 +18,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 	clusterdns "github.com/skiff-sh/skiff/internal/dns"
+	"github.com/skiff-sh/skiff/internal/metrics"
 )
 
 func main() {
@@ -154,7 +154,7 @@ func run(out string, n, clients int, d time.Duration) error {
 		report.Results[c.name] = sum
 		fmt.Printf("| %s | %.0f | %.3f ms | %.3f ms | %d |\n", c.name, sum.PerSecond, sum.P50, sum.P99, fails)
 	}
-	report.Results["cpu_seconds"] = processCPU().Seconds()
+	report.Results["cpu_seconds"] = metrics.ProcessCPU().Seconds()
 	path, err := report.Write(out)
 	if err != nil {
 		return err
@@ -207,12 +207,4 @@ func hammer(addr string, names []string, qtype uint16, n int, d time.Duration) (
 		all = append(all, l...)
 	}
 	return benchutil.Summarize(all, time.Since(start)), fails.Load()
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

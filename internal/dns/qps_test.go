@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/skiff-sh/skiff/internal/metrics"
 	"github.com/skiff-sh/skiff/test/framework"
 )
 
@@ -96,7 +96,7 @@ func hammer(b *testing.B, addr string, qs []query, n int) {
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := metrics.ProcessCPU()
 	start := time.Now()
 	for c := range n {
 		wg.Add(1)
@@ -127,7 +127,7 @@ func hammer(b *testing.B, addr string, qs []query, n int) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
+	cpu := metrics.ProcessCPU() - cpu0
 	b.StopTimer()
 	all := slices.Concat(latencies...)
 	if len(all) == 0 {
@@ -148,13 +148,4 @@ func hammer(b *testing.B, addr string, qs []query, n int) {
 			b.Errorf("%d of %d questions failed", f, b.N)
 		}
 	}
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/skiff-sh/skiff/internal/metrics"
 	"github.com/skiff-sh/skiff/internal/storage"
 	"github.com/skiff-sh/skiff/internal/storage/etcdtest"
 )
@@ -23,13 +22,7 @@ import (
 // goroutines at once; it reports process CPU per op as well as wall time.
 func BenchmarkEmbeddedClient(b *testing.B) {
 	ctx := context.Background()
-	m, err := storage.StartEmbedded(ctx, storage.EmbeddedConfig{
-		DataDir: b.TempDir(), ClientURL: "http://127.0.0.1:0", PeerURL: "http://127.0.0.1:0", Logger: etcdtest.Logger(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m := etcdtest.StartMember(b)
 	network, err := storage.NewClient(ctx, storage.ClientConfig{Endpoints: m.Endpoints(), Logger: etcdtest.Logger()})
 	if err != nil {
 		b.Fatal(err)
@@ -55,7 +48,7 @@ func BenchmarkEmbeddedClient(b *testing.B) {
 					revs[i] = resp.Header.Revision
 				}
 				var next atomic.Int64
-				cpu0 := cpuTime()
+				cpu0 := metrics.ProcessCPU()
 				b.ResetTimer()
 				var wg sync.WaitGroup
 				for w := range workers {
@@ -74,14 +67,8 @@ func BenchmarkEmbeddedClient(b *testing.B) {
 				}
 				wg.Wait()
 				b.StopTimer()
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(metrics.ProcessCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

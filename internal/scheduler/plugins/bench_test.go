@@ -2,15 +2,14 @@ package plugins
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/skiff-sh/skiff/internal/metrics"
 	"github.com/skiff-sh/skiff/internal/scheduler/framework"
 )
 
@@ -166,18 +165,10 @@ func BenchmarkScheduleOneInterPod(b *testing.B) {
 // with other load than ns/op does. Call it after ResetTimer and run the
 // function it returns when the loop is done.
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
+	start := metrics.ProcessCPU()
 	return func() {
 		if b.N > 0 {
-			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(metrics.ProcessCPU()-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

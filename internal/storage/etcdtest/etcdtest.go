@@ -38,7 +38,7 @@ func Start(tb testing.TB) (*clientv3.Client, string) {
 		return startExternal(tb, strings.Split(servers, ","))
 	}
 	// The server's path to an embedded member.
-	client := startMember(tb).LocalClient()
+	client := StartMember(tb).LocalClient()
 	tb.Cleanup(func() { _ = client.Close() })
 	return client, ""
 }
@@ -51,11 +51,12 @@ func StartEndpoints(tb testing.TB) ([]string, string) {
 		client, prefix := startExternal(tb, strings.Split(servers, ","))
 		return client.Endpoints(), prefix
 	}
-	return startMember(tb).Endpoints(), ""
+	return StartMember(tb).Endpoints(), ""
 }
 
-// startMember starts an embedded member that stops when tb ends.
-func startMember(tb testing.TB) *storage.Embedded {
+// StartMember starts an embedded member on free loopback ports that
+// stops when tb ends, for a test that needs the member itself.
+func StartMember(tb testing.TB) *storage.Embedded {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	member, err := storage.StartEmbedded(ctx, storage.EmbeddedConfig{
