@@ -407,13 +407,24 @@ func SaveProfile(dir, name string, data []byte, err error) string {
 // 500), with --chunk-size=0, and a raw resourceVersion=0 list, runs times
 // each, and checks that the tables have a row per pod. Keys are
 // kubectl_get_pods_A_chunked, kubectl_get_pods_A_chunk0 and
-// kubectl_raw_list_rv0; empty when kubectl is not installed.
+// kubectl_raw_list_rv0 (wall time), each with a _cpu twin (the CPU time
+// kubectl itself used, user and system), and
+// kubectl_throttle_floor_chunked_ms; empty when kubectl is not installed.
+//
+// The floor is the least time kubectl's own client-side rate limiter lets
+// the chunked run take, whatever the server: kubectl's REST client allows
+// 5 requests a second after a burst of 10 (client-go's defaults, which
+// kubectl does not change or expose), and a list of N pods in chunks of
+// 500 is ceil(N/500) requests.
 func KubectlPodLists(kubeconfig string, pods, runs int) map[string]any {
 	out := map[string]any{}
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		fmt.Println("  kubectl not on PATH: kubectl timings skipped")
 		return out
 	}
+	const chunk, qps, burst = 500, 5, 10
+	pages := (pods + chunk - 1) / chunk
+	out["kubectl_throttle_floor_chunked_ms"] = float64(max(0, pages-burst)) / qps * 1000
 	for _, c := range []struct {
 		key  string
 		args []string
@@ -423,7 +434,7 @@ func KubectlPodLists(kubeconfig string, pods, runs int) map[string]any {
 		{"kubectl_get_pods_A_chunk0", []string{"get", "pods", "-A", "--no-headers", "--chunk-size=0"}, true},
 		{"kubectl_raw_list_rv0", []string{"get", "--raw", "/api/v1/pods?resourceVersion=0"}, false},
 	} {
-		var samples []time.Duration
+		var samples, cpu []time.Duration
 		for range runs {
 			cmd := exec.Command("kubectl", append([]string{"--kubeconfig", kubeconfig}, c.args...)...)
 			t0 := time.Now()
@@ -433,12 +444,14 @@ func KubectlPodLists(kubeconfig string, pods, runs int) map[string]any {
 				break
 			}
 			samples = append(samples, time.Since(t0))
+			cpu = append(cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 			if n := bytes.Count(b, []byte{'\n'}); c.rows && n != pods {
 				fmt.Fprintf(os.Stderr, "  kubectl %v printed %d rows, want %d\n", c.args, n, pods)
 			}
 		}
 		if len(samples) > 0 {
 			out[c.key] = Summarize(samples, 0)
+			out[c.key+"_cpu"] = Summarize(cpu, 0)
 		}
 	}
 	return out
