@@ -28,13 +28,12 @@ func TestEventsHaveNoWatchCache(t *testing.T) {
 	if _, err := cs.CoreV1().Events(ns).Create(ctx, event("first"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: ns},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
-	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, testPod("p"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// A consistent list starts the pods' watch cache (and would start the
-	// events' if they had one); wait until it holds the pod.
+	// A consistent list of events would start their watch cache if they
+	// had one; a list of pods at "0" starts the pods'. Wait until that
+	// holds the pod.
 	if _, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
