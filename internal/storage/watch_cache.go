@@ -75,7 +75,7 @@ type watchCache struct {
 	// previous state in the buffer instead of decoding it again, while
 	// the state is not ready (once it is, the state has every key's).
 	latest map[string]*cachedEvent
-	subs   *fanout // replaced, never modified, under mu
+	subs   *fanout // joined under mu (see subscribe); left under its own lock
 	// index is the store's WatchIndex, nil if it has none.
 	index func(runtime.Object) string
 
@@ -133,6 +133,16 @@ type subscription struct {
 	input chan cacheItem
 	done  <-chan struct{} // the watcher has ended
 	cut   bool            // dropped; only dispatch reads and writes it
+
+	// from is the cache's head revision when the subscription joined:
+	// it replays the buffer up to there, and dispatch offers it the
+	// events after it.
+	from int64
+	// The subscription's place in the fanout, under the fanout's lock:
+	// member while in it, at index allAt of all and groupAt of
+	// unindexed or of its index value's slice.
+	member         bool
+	allAt, groupAt int
 }
 
 // cacheItem is one event for one watcher, or the error that ends it.
@@ -163,11 +173,11 @@ func (c *watchCache) subscribe(f watchFilter, indexValue *string, done <-chan st
 	if f.after < c.startRev {
 		return nil, nil
 	}
-	sub := &subscription{filter: f, input: make(chan cacheItem, watchBuffer), done: done}
+	sub := &subscription{filter: f, input: make(chan cacheItem, watchBuffer), done: done, from: c.headRev}
 	if indexValue != nil && c.index != nil {
 		sub.indexed, sub.indexValue = true, *indexValue
 	}
-	c.subs = c.subs.with(sub)
+	c.subs.add(sub)
 	return sub, c.ring.after(f.after)
 }
 
@@ -185,9 +195,7 @@ func (c *watchCache) startLocked(rev int64) {
 
 // unsubscribe removes sub; it may have been dropped already.
 func (c *watchCache) unsubscribe(sub *subscription) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.subs = c.subs.without(sub)
+	c.subs.remove(sub)
 }
 
 // compactedError: etcd no longer has the revision the shared watch needs.
@@ -328,11 +336,7 @@ func (c *watchCache) restartAt(compacted int64) {
 // dropAll ends every subscription. With compacted > 0, those that wanted
 // events before it get a 410 ERROR first.
 func (c *watchCache) dropAll(compacted int64) {
-	c.mu.Lock()
-	subs := c.subs
-	c.subs = &fanout{}
-	c.mu.Unlock()
-	for _, sub := range subs.all {
+	for _, sub := range c.subs.takeAll() {
 		if compacted > 0 && sub.filter.after+1 < compacted {
 			select {
 			case sub.input <- cacheItem{event: expiredEvent(sub.filter.after, compacted)}:

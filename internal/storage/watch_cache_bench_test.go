@@ -25,8 +25,8 @@ func BenchmarkDispatchNodeSelectors(b *testing.B) {
 func benchmarkDispatch(b *testing.B, indexed bool) {
 	const watchers = 1000
 	nodeName := func(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName }
-	c := &watchCache{budget: newTimeBudget(), index: nodeName}
 	subs := &fanout{}
+	c := &watchCache{budget: newTimeBudget(), index: nodeName, subs: subs}
 	var target *subscription
 	for i := range watchers {
 		node := fmt.Sprintf("node-%d", i)
@@ -42,7 +42,7 @@ func benchmarkDispatch(b *testing.B, indexed bool) {
 		}
 		sub := &subscription{filter: watchFilter{key: "/registry/pods/", recursive: true, pred: pred},
 			indexed: indexed, indexValue: node, input: make(chan cacheItem, 1), done: make(chan struct{})}
-		subs = subs.with(sub)
+		subs.add(sub)
 		if i == 7 {
 			target = sub
 		}
@@ -53,7 +53,27 @@ func benchmarkDispatch(b *testing.B, indexed bool) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e := &cachedEvent{key: "/registry/pods/ns/p", rev: 2, cur: cur, prevSrc: prev, prevRev: 1}
-		c.dispatch([]*cachedEvent{e}, subs)
+		c.dispatch([]*cachedEvent{e})
 		<-target.input
+	}
+}
+
+// BenchmarkFanoutJoinLeave measures one watcher joining and leaving a
+// shared watch that 5,000 others follow, half of them by a node's index
+// value: a kubelet's watch ending and restarting at 5,000 nodes.
+func BenchmarkFanoutJoinLeave(b *testing.B) {
+	f := &fanout{}
+	for i := range 5000 {
+		sub := &subscription{}
+		if i%2 == 0 {
+			sub.indexed, sub.indexValue = true, fmt.Sprintf("node-%d", i)
+		}
+		f.add(sub)
+	}
+	sub := &subscription{indexed: true, indexValue: "node-x"}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.add(sub)
+		f.remove(sub)
 	}
 }

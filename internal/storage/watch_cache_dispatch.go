@@ -6,9 +6,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// append decodes events once, adds them to the buffer and returns them
-// with the subscriptions they go to. Only the run goroutine calls it.
-func (c *watchCache) append(events []*clientv3.Event) ([]*cachedEvent, *fanout) {
+// append decodes events once, adds them to the buffer and returns them.
+// Only the run goroutine calls it.
+func (c *watchCache) append(events []*clientv3.Event) []*cachedEvent {
 	batch := make([]*cachedEvent, len(events))
 	for i, ev := range events {
 		batch[i] = newCachedEvent(c.s, ev)
@@ -39,7 +39,7 @@ func (c *watchCache) append(events []*clientv3.Event) ([]*cachedEvent, *fanout) 
 	}
 	c.notifyLocked()
 	c.expireLocked(now)
-	return batch, c.subs
+	return batch
 }
 
 // expireLocked drops the events older than the window.
@@ -68,16 +68,17 @@ type blockedSend struct {
 	item cacheItem
 }
 
-// dispatch offers each event to every subscription, in order. A full
+// dispatch offers each event to every subscription that joined before it,
+// in order. A full
 // channel is waited for only as long as the time budget allows, because
 // every other watcher waits too; a subscription still full then is cut,
 // and its client resumes from the last revision it got.
-func (c *watchCache) dispatch(batch []*cachedEvent, subs *fanout) {
+func (c *watchCache) dispatch(batch []*cachedEvent) {
 	var blocked []blockedSend
 	var targets []*subscription
 	for _, e := range batch {
 		blocked = blocked[:0]
-		targets = subs.targets(targets[:0], e, c.index)
+		targets = c.subs.targets(targets[:0], e, c.index)
 		for _, sub := range targets {
 			if sub.cut {
 				continue

@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -14,34 +16,99 @@ func TestFanoutTargets(t *testing.T) {
 	a1 := &subscription{indexed: true, indexValue: "a"}
 	a2 := &subscription{indexed: true, indexValue: "a"}
 	b := &subscription{indexed: true, indexValue: "b"}
-	f := (&fanout{}).with(all).with(a1).with(a2).with(b)
+	f := &fanout{}
+	for _, sub := range []*subscription{all, a1, a2, b} {
+		f.add(sub)
+	}
 	onNode := func(n string) *corev1.Pod { return &corev1.Pod{Spec: corev1.PodSpec{NodeName: n}} }
 	cases := []struct {
 		name string
 		e    *cachedEvent
 		want []*subscription
 	}{
-		{"create on a", &cachedEvent{created: true, cur: onNode("a")}, []*subscription{all, a1, a2}},
-		{"update on b", &cachedEvent{cur: onNode("b"), prevSrc: onNode("b")}, []*subscription{all, b}},
-		{"move a to b", &cachedEvent{cur: onNode("b"), prevSrc: onNode("a")}, []*subscription{all, b, a1, a2}},
-		{"delete on a", &cachedEvent{deleted: true, prevSrc: onNode("a")}, []*subscription{all, a1, a2}},
-		{"elsewhere", &cachedEvent{created: true, cur: onNode("c")}, []*subscription{all}},
-		{"undecodable", &cachedEvent{created: true, err: errTest}, []*subscription{all, a1, a2, b}},
+		{"create on a", &cachedEvent{rev: 1, created: true, cur: onNode("a")}, []*subscription{all, a1, a2}},
+		{"update on b", &cachedEvent{rev: 1, cur: onNode("b"), prevSrc: onNode("b")}, []*subscription{all, b}},
+		{"move a to b", &cachedEvent{rev: 1, cur: onNode("b"), prevSrc: onNode("a")}, []*subscription{all, b, a1, a2}},
+		{"delete on a", &cachedEvent{rev: 1, deleted: true, prevSrc: onNode("a")}, []*subscription{all, a1, a2}},
+		{"elsewhere", &cachedEvent{rev: 1, created: true, cur: onNode("c")}, []*subscription{all}},
+		{"undecodable", &cachedEvent{rev: 1, created: true, err: errTest}, []*subscription{all, a1, a2, b}},
 	}
 	for _, tc := range cases {
 		if got := f.targets(nil, tc.e, nodeName); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %d targets, want %d", tc.name, len(got), len(tc.want))
 		}
 	}
-	g := f.without(a1).without(all)
-	if got := g.targets(nil, &cachedEvent{created: true, cur: onNode("a")}, nodeName); !slices.Equal(got, []*subscription{a2}) {
+	f.remove(a1)
+	f.remove(all)
+	f.remove(all) // twice: a cut subscription is removed again when its watcher ends
+	if got := f.targets(nil, &cachedEvent{rev: 1, created: true, cur: onNode("a")}, nodeName); !slices.Equal(got, []*subscription{a2}) {
 		t.Errorf("after unsubscribing: %d targets, want a2 only", len(got))
 	}
-	if got := f.targets(nil, &cachedEvent{created: true, cur: onNode("a")}, nodeName); len(got) != 3 {
-		t.Errorf("the old fanout changed: %d targets, want 3", len(got))
+	// One that joins at revision 5 has the events up to 5 from the buffer:
+	// dispatch offers it only the later ones.
+	late := &subscription{indexed: true, indexValue: "a", from: 5}
+	f.add(late)
+	if got := f.targets(nil, &cachedEvent{rev: 5, created: true, cur: onNode("a")}, nodeName); !slices.Equal(got, []*subscription{a2}) {
+		t.Errorf("revision 5: %d targets, want a2 only", len(got))
 	}
-	if g.without(b).without(a2).byValue["a"] != nil || len(g.without(b).without(a2).all) != 0 {
+	if got := f.targets(nil, &cachedEvent{rev: 6, created: true, cur: onNode("a")}, nodeName); !slices.Equal(got, []*subscription{a2, late}) {
+		t.Errorf("revision 6: %d targets, want a2 and the late one", len(got))
+	}
+	f.remove(b)
+	f.remove(a2)
+	if got := f.takeAll(); !slices.Equal(got, []*subscription{late}) {
+		t.Errorf("takeAll: %d subscriptions, want the late one", len(got))
+	}
+	f.remove(late) // already taken
+	if f.byValue != nil || len(f.all) != 0 || len(f.unindexed) != 0 {
 		t.Errorf("empty fanout keeps subscriptions")
+	}
+}
+
+// Subscriptions leave in any order, each in constant time: the others keep
+// their places and get their events.
+func TestFanoutRemoveAnyOrder(t *testing.T) {
+	nodeName := func(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName }
+	f := &fanout{}
+	var subs []*subscription
+	for i := range 200 {
+		sub := &subscription{}
+		if i%2 == 1 {
+			sub.indexed, sub.indexValue = true, fmt.Sprintf("n%d", i%3)
+		}
+		subs = append(subs, sub)
+		f.add(sub)
+	}
+	left := map[*subscription]bool{}
+	for _, sub := range subs {
+		left[sub] = true
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, i := range r.Perm(len(subs))[:150] {
+		f.remove(subs[i])
+		delete(left, subs[i])
+		for _, node := range []string{"n0", "n1", "n2"} {
+			got := f.targets(nil, &cachedEvent{rev: 1, created: true, cur: &corev1.Pod{Spec: corev1.PodSpec{NodeName: node}}}, nodeName)
+			want := 0
+			for sub := range left {
+				if !sub.indexed || sub.indexValue == node {
+					want++
+				}
+			}
+			if len(got) != want {
+				t.Fatalf("%d targets on %s, want %d", len(got), node, want)
+			}
+			for _, sub := range got {
+				if !left[sub] {
+					t.Fatalf("a removed subscription is still a target")
+				}
+			}
+		}
+	}
+	for i, sub := range f.all {
+		if sub.allAt != i || !sub.member {
+			t.Fatalf("subscription at %d records place %d (member %v)", i, sub.allAt, sub.member)
+		}
 	}
 }
 

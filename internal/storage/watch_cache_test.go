@@ -383,3 +383,91 @@ func TestSharedWatchSlowWatcher(t *testing.T) {
 		t.Fatalf("%d etcd watches, want 1", got)
 	}
 }
+
+// TestSharedWatchJoinsMidStream: watchers that join while events stream
+// in each get every event after their revision exactly once, whether it
+// reaches them from the buffer or from dispatch.
+func TestSharedWatchJoinsMidStream(t *testing.T) {
+	const writes, joiners = 400, 60
+	s := newSharedStore(t, 0)
+	s.watch(t, s.revision(t), nil) // starts the shared watch
+
+	type write struct {
+		name string
+		rev  int64
+	}
+	done := make(chan []write)
+	go func() {
+		var out []write
+		for i := range writes {
+			name := fmt.Sprintf("p%03d", i)
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}}
+			got := &corev1.Pod{}
+			if err := s.Create(context.Background(), s.key(name), pod, got); err != nil {
+				t.Errorf("create %s: %v", name, err)
+				break
+			}
+			rev, _ := strconv.ParseInt(got.ResourceVersion, 10, 64)
+			out = append(out, write{name, rev})
+		}
+		done <- out
+	}()
+	// Each joiner reads as it goes (one that does not is cut as slow),
+	// until the last write or a quiet second.
+	last := fmt.Sprintf("p%03d", writes-1)
+	type joiner struct {
+		from int64
+		got  chan []string
+	}
+	var js []joiner
+	for range joiners {
+		rv := s.revision(t)
+		from, _ := strconv.ParseInt(rv, 10, 64)
+		j := joiner{from, make(chan []string, 1)}
+		w := s.watch(t, rv, nil)
+		go func() {
+			var got []string
+			defer func() { j.got <- got }()
+			for {
+				select {
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						got = append(got, "closed")
+						return
+					}
+					if ev.Type == watch.Bookmark {
+						continue
+					}
+					got = append(got, summary(ev))
+					if pod, isPod := ev.Object.(*corev1.Pod); isPod && pod.Name == last {
+						// Anything beyond the last write would show here.
+						select {
+						case ev := <-w.ResultChan():
+							if ev.Type != watch.Bookmark {
+								got = append(got, summary(ev))
+							}
+						case <-time.After(20 * time.Millisecond):
+						}
+						return
+					}
+				case <-time.After(time.Second):
+					return
+				}
+			}
+		}()
+		js = append(js, j)
+		time.Sleep(time.Millisecond)
+	}
+	all := <-done
+	for i, j := range js {
+		var want []string
+		for _, w := range all {
+			if w.rev > j.from {
+				want = append(want, fmt.Sprintf("ADDED %s@%d", w.name, w.rev))
+			}
+		}
+		if got := <-j.got; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("joiner %d from %d got %d events, want %d:\n got %v\nwant %v", i, j.from, len(got), len(want), got, want)
+		}
+	}
+}
