@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -101,7 +102,11 @@ type listOptions struct {
 }
 
 func (s *Server) parseListOptions(r *http.Request, ep *endpoint) (listOptions, error) {
-	q := r.URL.Query()
+	return parseListQuery(r.URL.Query(), ep)
+}
+
+// parseListQuery reads and checks a list or watch request's options.
+func parseListQuery(q url.Values, ep *endpoint) (listOptions, error) {
 	var o listOptions
 	var err error
 	if o.labels, err = labels.Parse(q.Get("labelSelector")); err != nil {

@@ -31,39 +31,16 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 	if name != "" {
 		o.fields = fields.AndSelectors(o.fields, fields.OneTermEqualSelector("metadata.name", name))
 	}
-	if err := validateWatchList(o); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	format, ok := negotiate(r, "Table", "PartialObjectMetadata")
 	if !ok {
 		s.writeError(w, r, errNotAcceptable(r))
 		return
 	}
-	timeout := time.Duration(o.timeoutSeconds) * time.Second
-	if timeout == 0 {
-		timeout = time.Duration(1800+rand.IntN(1800)) * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, watchTimeout(o))
 	defer cancel()
-
-	opts := storage.WatchOptions{
-		ResourceVersion:   o.resourceVersion,
-		SendInitialEvents: o.sendInitialEvents,
-		AllowBookmarks:    o.allowBookmarks && format.As != "Table",
-		Predicate:         ep.predicate(o),
-		Recursive:         true,
-	}
-	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
-		opts.IndexValue = &v // used where the store has that index
-	}
-	key := ep.listKey(ns)
-	if n, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {
-		key, opts.Recursive = ep.key(ns, n), false
-	}
-	wi, err := ep.store.Watch(ctx, key, opts)
+	wi, err := s.watch(ctx, ep, ns, o, o.allowBookmarks && format.As != "Table")
 	if err != nil {
-		s.writeError(w, r, toAPIError(err, ep.res.GroupResource(), ""))
+		s.writeError(w, r, err)
 		return
 	}
 	defer wi.Stop()
@@ -120,6 +97,43 @@ func (s *Server) serveWatch(ctx context.Context, w http.ResponseWriter, r *http.
 			}
 		}
 	}
+}
+
+// watchTimeout is how long a watch runs: timeoutSeconds, or 30 to 60
+// minutes, as upstream's --min-request-timeout spreads them.
+func watchTimeout(o listOptions) time.Duration {
+	if o.timeoutSeconds > 0 {
+		return time.Duration(o.timeoutSeconds) * time.Second
+	}
+	return time.Duration(1800+rand.IntN(1800)) * time.Second
+}
+
+// watch starts the store's watch for a request's options (with bookmarks
+// if the client allows them and its format carries them); it ends with
+// ctx. Errors are API errors.
+func (s *Server) watch(ctx context.Context, ep *endpoint, ns string, o listOptions, bookmarks bool) (watch.Interface, error) {
+	if err := validateWatchList(o); err != nil {
+		return nil, err
+	}
+	opts := storage.WatchOptions{
+		ResourceVersion:   o.resourceVersion,
+		SendInitialEvents: o.sendInitialEvents,
+		AllowBookmarks:    bookmarks,
+		Predicate:         ep.predicate(o),
+		Recursive:         true,
+	}
+	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
+		opts.IndexValue = &v // used where the store has that index
+	}
+	key := ep.listKey(ns)
+	if n, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {
+		key, opts.Recursive = ep.key(ns, n), false
+	}
+	wi, err := ep.store.Watch(ctx, key, opts)
+	if err != nil {
+		return nil, toAPIError(err, ep.res.GroupResource(), "")
+	}
+	return wi, nil
 }
 
 // watchObject gives the object to send for ev and its kind: the object

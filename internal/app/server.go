@@ -302,9 +302,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // componentInformers returns the informer cache the in-process scheduler
-// and controller manager share, or nil unless both run. Its list and
-// watch requests carry the controller manager's identity, which may read
-// everything the scheduler reads.
+// and controller manager share, or nil unless both run. It reads this
+// server's stores directly (see apiserver's LocalWatch); a type the server
+// does not serve is read over HTTP with the controller manager's identity,
+// which may read everything the scheduler reads.
 func (s *Server) componentInformers(ctx context.Context) (*sharedInformers, error) {
 	if s.controllerManagerConfig == nil || s.schedulerConfig == nil {
 		return nil, nil
@@ -313,7 +314,7 @@ func (s *Server) componentInformers(ctx context.Context) (*sharedInformers, erro
 	if err != nil {
 		return nil, fmt.Errorf("shared informers: %w", err)
 	}
-	return newSharedInformers(ctx, client), nil
+	return newSharedInformers(ctx, client, s.api), nil
 }
 
 // waitReady waits for the API server's bootstrap; false if ctx ended.

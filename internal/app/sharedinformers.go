@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/informers/apps"
 	"k8s.io/client-go/informers/coordination"
@@ -23,7 +25,9 @@ import (
 // in its own process, the scheduler and the controller manager: both
 // watch every pod, node and namespace, and with a cache each the server
 // would decode and hold every pod twice (a quarter of its heap at 60,000
-// pods). The informers run for the life of the process, like upstream's
+// pods). In a server they read its API server directly (newSharedInformers'
+// local), so even the one cache is the watch cache's objects, not a copy.
+// The informers run for the life of the process, like upstream's
 // scheduler's, which fills its cache before it campaigns, so a standby
 // server takes over with a warm cache.
 //
@@ -35,15 +39,66 @@ import (
 type sharedInformers struct {
 	factory informers.SharedInformerFactory
 	ctx     context.Context // the process's: the informers run until it ends
+	local   localAccess     // nil: every informer lists and watches over HTTP
 }
 
-// newSharedInformers returns informers over client (whose identity and
-// rate limits the shared list and watch requests use) that run until ctx
-// ends. managedFields are trimmed, as both components' own caches did.
-func newSharedInformers(ctx context.Context, client kubernetes.Interface) *sharedInformers {
+// localAccess is the API server's lists and watches for its own process
+// (apiserver.Server's Local methods): a watch hands over the watch
+// cache's objects instead of a decoded copy of each.
+type localAccess interface {
+	LocalResource(obj runtime.Object) (schema.GroupVersionResource, bool)
+	LocalList(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) (runtime.Object, error)
+	LocalWatch(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// newSharedInformers returns informers that run until ctx ends. With
+// local, they read the API server in this process directly and hold its
+// watch cache's objects, shared and so untrimmed; a type it does not
+// serve, or every type without local, is read over client (whose
+// identity and rate limits the requests use) with managedFields trimmed,
+// as both components' own caches did.
+func newSharedInformers(ctx context.Context, client kubernetes.Interface, local localAccess) *sharedInformers {
+	var opts []informers.SharedInformerOption
+	if local == nil {
+		opts = append(opts, informers.WithTransform(controllerutil.TrimManagedFields))
+	}
 	return &sharedInformers{
-		factory: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(controllerutil.TrimManagedFields)),
+		factory: informers.NewSharedInformerFactoryWithOptions(client, 0, opts...),
 		ctx:     ctx,
+		local:   local,
+	}
+}
+
+// newInformer is how the factory builds the informer for obj's type:
+// over local access where the server serves the type, else newFunc's
+// informer over HTTP with managedFields trimmed.
+func (s *sharedInformers) newInformer(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) internalinterfaces.NewInformerFunc {
+	if s.local == nil {
+		return newFunc
+	}
+	gvr, ok := s.local.LocalResource(obj)
+	if !ok {
+		return func(client kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+			inf := newFunc(client, resync)
+			_ = inf.SetTransform(controllerutil.TrimManagedFields)
+			return inf
+		}
+	}
+	return func(_ kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		lw := &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				return s.local.LocalList(ctx, gvr, metav1.NamespaceAll, opts)
+			},
+			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+				return s.local.LocalWatch(ctx, gvr, metav1.NamespaceAll, opts)
+			},
+		}
+		// The namespace index, as client-go's typed informers have.
+		return cache.NewSharedIndexInformerWithOptions(lw, obj, cache.SharedIndexInformerOptions{
+			ResyncPeriod:      resync,
+			Indexers:          cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+			ObjectDescription: gvr.String(),
+		})
 	}
 }
 
@@ -76,7 +131,7 @@ var _ informers.SharedInformerFactory = (*termInformers)(nil)
 
 // InformerFor returns the shared informer for obj's type, seen by the term.
 func (t *termInformers) InformerFor(obj runtime.Object, newFunc internalinterfaces.NewInformerFunc) cache.SharedIndexInformer {
-	inner := t.shared.factory.InformerFor(obj, newFunc)
+	inner := t.shared.factory.InformerFor(obj, t.shared.newInformer(obj, newFunc))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w := t.wrapped[inner]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -21,6 +22,19 @@ import (
 // the whole cache once the term has synced, the terms share one informer,
 // and a term's handlers stop when the term ends while the cache runs on.
 func TestSharedInformersTerms(t *testing.T) {
+	t.Run("http", func(t *testing.T) {
+		testSharedInformersTerms(t, func(ctx context.Context, cs kubernetes.Interface, _ *framework.Server) app.SharedInformers {
+			return app.NewSharedInformers(ctx, cs)
+		})
+	})
+	t.Run("local", func(t *testing.T) {
+		testSharedInformersTerms(t, func(ctx context.Context, cs kubernetes.Interface, srv *framework.Server) app.SharedInformers {
+			return app.NewLocalSharedInformers(ctx, cs, srv.App)
+		})
+	})
+}
+
+func testSharedInformersTerms(t *testing.T, newShared func(context.Context, kubernetes.Interface, *framework.Server) app.SharedInformers) {
 	srv := framework.StartServer(t, framework.Options{})
 	cs := srv.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -33,7 +47,7 @@ func TestSharedInformersTerms(t *testing.T) {
 	}
 
 	procCtx, stop := context.WithCancel(context.Background())
-	shared := app.NewSharedInformers(procCtx, cs)
+	shared := newShared(procCtx, cs, srv)
 	defer func() {
 		stop()
 		done := make(chan struct{})
@@ -118,5 +132,100 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSharedInformersLocal checks the informers a server's components
+// share when they read its API server directly: the informer holds the
+// watch cache's own object, the one every watcher is given (not a decoded
+// copy), managedFields included; and the local reads check their options
+// and end as a request's would.
+func TestSharedInformersLocal(t *testing.T) {
+	srv := framework.StartServer(t, framework.Options{})
+	cs := srv.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createPod(ctx, t, cs, "p0")
+
+	procCtx, stop := context.WithCancel(context.Background())
+	shared := app.NewLocalSharedInformers(procCtx, cs, srv.App)
+	defer func() { stop(); shared.Shutdown() }()
+	f := shared.ForTerm()
+	inf := f.Core().V1().Pods().Informer()
+	f.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("pod informer not synced")
+	}
+	if _, ok, _ := inf.GetIndexer().GetByKey("shared/p0"); !ok {
+		t.Fatal("the synced informer has no p0")
+	}
+
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	list, err := app.LocalList(ctx, srv.App, pods, "shared", metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(list.(*corev1.PodList).Items); n != 1 {
+		t.Fatalf("local list of namespace shared: %d pods, want 1", n)
+	}
+	w, err := app.LocalWatch(ctx, srv.App, pods, "shared", metav1.ListOptions{ResourceVersion: list.(*corev1.PodList).ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cs.CoreV1().Pods("shared").Get(ctx, "p0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Labels = map[string]string{"changed": "yes"}
+	if p, err = cs.CoreV1().Pods("shared").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var watched *corev1.Pod
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != "MODIFIED" {
+			t.Fatalf("local watch: %s %T, want MODIFIED", ev.Type, ev.Object)
+		}
+		watched = ev.Object.(*corev1.Pod)
+	case <-ctx.Done():
+		t.Fatal("local watch: no event")
+	}
+	var held *corev1.Pod
+	waitFor(t, "the informer to hold the update", func() bool {
+		obj, ok, _ := inf.GetIndexer().GetByKey("shared/p0")
+		if ok && obj.(*corev1.Pod).ResourceVersion == p.ResourceVersion {
+			held = obj.(*corev1.Pod)
+			return true
+		}
+		return false
+	})
+	if held != watched {
+		t.Fatal("the informer holds a copy of the pod, want the watch cache's object that every watcher is given")
+	}
+	if len(held.ManagedFields) == 0 {
+		t.Fatal("the shared pod lost its managedFields: an informer transform changed the cache's object")
+	}
+	w.Stop()
+	select {
+	case _, ok := <-w.ResultChan():
+		if ok {
+			t.Fatal("an event after Stop")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the local watch did not end within 5s of Stop")
+	}
+
+	// Bad options and unknown resources are the API errors a request gets.
+	if _, err := app.LocalList(ctx, srv.App, pods, "", metav1.ListOptions{FieldSelector: "spec.bogus=x"}); !apierrors.IsBadRequest(err) {
+		t.Fatalf("list with an unsupported field selector: %v, want BadRequest", err)
+	}
+	if _, err := app.LocalWatch(ctx, srv.App, pods, "", metav1.ListOptions{ResourceVersionMatch: "Exact"}); !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+		t.Fatalf("watch with resourceVersionMatch and no resourceVersion: %v, want Invalid", err)
+	}
+	if _, err := app.LocalList(ctx, srv.App, corev1.SchemeGroupVersion.WithResource("bogus"), "", metav1.ListOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("list of an unserved resource: %v, want NotFound", err)
 	}
 }

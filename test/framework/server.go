@@ -32,8 +32,10 @@ type Server struct {
 	// second server on the same data (restart).
 	EtcdServers []string
 	EtcdPrefix  string
-	cancel      context.CancelFunc
-	done        chan error
+	// App is the server itself, for tests of its in-process parts.
+	App    *app.Server
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Options tweak StartServer.
@@ -97,7 +99,7 @@ func StartServer(t testing.TB, opts Options) *Server {
 		t.Fatalf("starting skiff server: %v", err)
 	}
 	s := &Server{URL: srv.URL, Kubeconfig: srv.KubeconfigPath, DataDir: opts.DataDir, JoinToken: srv.JoinToken,
-		EtcdServers: opts.EtcdServers, EtcdPrefix: opts.EtcdPrefix, cancel: cancel, done: make(chan error, 1)}
+		EtcdServers: opts.EtcdServers, EtcdPrefix: opts.EtcdPrefix, App: srv, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- srv.Run(ctx) }()
 	t.Cleanup(s.Stop)
 	deadline := time.Now().Add(30 * time.Second)
