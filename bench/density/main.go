@@ -202,6 +202,7 @@ func run(bin, out string, cfg config) error {
 	res["pod_startup_samples_ms"] = downsample(lat, 500)
 	res["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu0) / 100
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
+	res["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
 	prof.heap(ctx, "running")
 	fmt.Printf("  all %d pods Running after %v (%.0f pods/s)\n", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
@@ -232,6 +233,7 @@ func run(bin, out string, cfg config) error {
 	c["nodes"] = cfg.Nodes
 	c["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu1) / 100
 	c["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
+	c["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	c["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
 	c["commit_time"] = time.Now().UTC().Format(time.RFC3339)
 	printSummary(c)

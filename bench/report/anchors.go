@@ -186,6 +186,7 @@ var areas = []struct {
 		{"nodes_*.etcd_latency.*.p99_ms", "etcd {2} p99, {1} nodes", "ms"},
 		{"nodes_*.queue_wait.*.p99_ms", "flow control wait p99, {2}, {1} nodes", "ms"},
 		{"nodes_*.server_rss_bytes", "server RSS at the end, {1} nodes", "bytes"},
+		{"nodes_*.server_rss_file_bytes", "of which mapped files (etcd's database pages), {1} nodes", "bytes"},
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
 		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
@@ -197,6 +198,7 @@ var areas = []struct {
 		{"churn_nodes_*.api_latency.*.p99_ms", "churn: API {2} p99, {1} nodes", "ms"},
 		{"churn_nodes_*.etcd_latency.*.p99_ms", "churn: etcd {2} p99, {1} nodes", "ms"},
 		{"churn_nodes_*.server_rss_bytes", "churn: server RSS at the end, {1} nodes", "bytes"},
+		{"churn_nodes_*.server_rss_file_bytes", "churn: of which mapped files, {1} nodes", "bytes"},
 	}},
 	{"lists", "Reads at scale", "`go run ./bench/lists`: a full server holding N pods (Running status, bound to N/30 Node objects, 50 namespaces); `kubectl get pods -A` as a user runs it, full client-go LISTs, then 1,000 watchers of every pod (20 connections) and a burst of 100 pod updates. " +
 		"Why `kubectl get pods -A` misses its target while the server's share meets it: with chunks of 500, kubectl's REST client sends at most 5 requests a second after a burst of 10 " +
