@@ -2,8 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"net/url"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,9 +32,11 @@ func (s *Server) LocalResource(obj runtime.Object) (schema.GroupVersionResource,
 		return schema.GroupVersionResource{}, false
 	}
 	for _, gvk := range kinds {
-		for gvr, ep := range s.endpoints {
-			if ep.gvk == gvk {
-				return gvr, true
+		for _, gv := range s.gvOrder { // resources.All's order: the same answer each time
+			for _, ep := range s.byGV[gv] {
+				if ep.gvk == gvk {
+					return ep.res.GVR(), true
+				}
 			}
 		}
 	}
@@ -76,36 +76,12 @@ func (s *Server) localRequest(gvr schema.GroupVersionResource, opts metav1.ListO
 	if ep == nil {
 		return nil, listOptions{}, apierrors.NewNotFound(gvr.GroupResource(), "")
 	}
-	o, err := parseListQuery(listQuery(opts), ep)
+	q, err := metav1.ParameterCodec.EncodeParameters(&opts, metav1.SchemeGroupVersion)
+	if err != nil {
+		return nil, listOptions{}, apierrors.NewBadRequest(err.Error())
+	}
+	o, err := parseListQuery(q, ep)
 	return ep, o, err
-}
-
-// listQuery is opts as a request's query parameters.
-func listQuery(opts metav1.ListOptions) url.Values {
-	q := url.Values{}
-	set := func(k, v string) {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	set("labelSelector", opts.LabelSelector)
-	set("fieldSelector", opts.FieldSelector)
-	set("resourceVersion", opts.ResourceVersion)
-	set("resourceVersionMatch", string(opts.ResourceVersionMatch))
-	set("continue", opts.Continue)
-	if opts.Limit != 0 {
-		q.Set("limit", strconv.FormatInt(opts.Limit, 10))
-	}
-	if opts.TimeoutSeconds != nil {
-		q.Set("timeoutSeconds", strconv.FormatInt(*opts.TimeoutSeconds, 10))
-	}
-	if opts.AllowWatchBookmarks {
-		q.Set("allowWatchBookmarks", "true")
-	}
-	if opts.SendInitialEvents != nil {
-		q.Set("sendInitialEvents", strconv.FormatBool(*opts.SendInitialEvents))
-	}
-	return q
 }
 
 // localWatch ends its context with the watch.

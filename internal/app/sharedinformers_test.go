@@ -35,16 +35,7 @@ func TestSharedInformersTerms(t *testing.T) {
 }
 
 func testSharedInformersTerms(t *testing.T, newShared func(context.Context, kubernetes.Interface, *framework.Server) app.SharedInformers) {
-	srv := framework.StartServer(t, framework.Options{})
-	cs := srv.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		createPod(ctx, t, cs, fmt.Sprintf("p%d", i))
-	}
+	srv, cs, ctx := startWithPods(t, 3)
 
 	procCtx, stop := context.WithCancel(context.Background())
 	shared := newShared(procCtx, cs, srv)
@@ -115,6 +106,23 @@ func testSharedInformersTerms(t *testing.T, newShared func(context.Context, kube
 	}
 }
 
+// startWithPods starts a server whose namespace "shared" holds pods p0 to
+// p<n-1>, and returns it, an admin client and a context for the test.
+func startWithPods(t *testing.T, n int) (*framework.Server, kubernetes.Interface, context.Context) {
+	t.Helper()
+	srv := framework.StartServer(t, framework.Options{})
+	cs := srv.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		createPod(ctx, t, cs, fmt.Sprintf("p%d", i))
+	}
+	return srv, cs, ctx
+}
+
 func createPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shared"},
@@ -141,14 +149,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // copy), managedFields included; and the local reads check their options
 // and end as a request's would.
 func TestSharedInformersLocal(t *testing.T) {
-	srv := framework.StartServer(t, framework.Options{})
-	cs := srv.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shared"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	createPod(ctx, t, cs, "p0")
+	srv, cs, ctx := startWithPods(t, 1)
 
 	procCtx, stop := context.WithCancel(context.Background())
 	shared := app.NewLocalSharedInformers(procCtx, cs, srv.App)
