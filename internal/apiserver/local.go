@@ -43,6 +43,11 @@ func (s *Server) LocalResource(obj runtime.Object) (schema.GroupVersionResource,
 	return schema.GroupVersionResource{}, false
 }
 
+// LocalServes reports whether the server serves gvr.
+func (s *Server) LocalServes(gvr schema.GroupVersionResource) bool {
+	return s.endpoints[gvr] != nil
+}
+
 // LocalList lists gvr in namespace ns (all with "") as a GET of its
 // collection with opts would. The items are the list's own.
 func (s *Server) LocalList(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) (runtime.Object, error) {

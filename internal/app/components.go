@@ -180,7 +180,10 @@ func runControllerManager(ctx context.Context, client kubernetes.Interface, meta
 	if err != nil {
 		return fmt.Errorf("endpointslice controller: %w", err)
 	}
-	gc, err := garbagecollector.New(ctx, client, meta, collectedResources, garbagecollector.Options{Logger: log.With("controller", "garbagecollector")})
+	gc, err := garbagecollector.New(ctx, client, meta, collectedResources, garbagecollector.Options{
+		Logger:        log.With("controller", "garbagecollector"),
+		ListerWatcher: opts.shared.metadataListerWatcher,
+	})
 	if err != nil {
 		return fmt.Errorf("garbage collector: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 )
 
 // SharedInformers exposes the components' shared informer cache to the
@@ -37,3 +38,13 @@ func LocalList(ctx context.Context, srv *Server, gvr schema.GroupVersionResource
 
 func (s SharedInformers) ForTerm() informers.SharedInformerFactory { return s.s.forTerm() }
 func (s SharedInformers) Shutdown()                                { s.s.shutdown() }
+
+// MetadataListerWatcher is the garbage collector's lister-watcher for gvr
+// in srv (nil where it reads over HTTP).
+func MetadataListerWatcher(srv *Server, gvr schema.GroupVersionResource) cache.ListerWatcher {
+	s := newSharedInformers(context.Background(), nil, srv.api)
+	if lw := s.metadataListerWatcher(gvr); lw != nil {
+		return lw
+	}
+	return nil
+}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -47,6 +49,7 @@ type sharedInformers struct {
 // cache's objects instead of a decoded copy of each.
 type localAccess interface {
 	LocalResource(obj runtime.Object) (schema.GroupVersionResource, bool)
+	LocalServes(gvr schema.GroupVersionResource) bool
 	LocalList(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) (runtime.Object, error)
 	LocalWatch(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) (watch.Interface, error)
 }
@@ -100,6 +103,114 @@ func (s *sharedInformers) newInformer(obj runtime.Object, newFunc internalinterf
 			ObjectDescription: gvr.String(),
 		})
 	}
+}
+
+// metadataListerWatcher is where the garbage collector's informer for gvr
+// lists and watches in a server: the API server's own objects as
+// PartialObjectMetadata, which upstream's collector reads over HTTP. Each
+// shares its metadata's maps and slices with the watch cache's object, so,
+// like it, must not be modified; managedFields, which the collector never
+// reads, are left out. nil without local access or for a resource the
+// server does not serve (the collector then reads over HTTP).
+func (s *sharedInformers) metadataListerWatcher(gvr schema.GroupVersionResource) cache.ListerWatcher {
+	if s == nil || s.local == nil || !s.local.LocalServes(gvr) {
+		return nil
+	}
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			list, err := s.local.LocalList(ctx, gvr, metav1.NamespaceAll, opts)
+			if err != nil {
+				return nil, err
+			}
+			return metadataList(list)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			w, err := s.local.LocalWatch(ctx, gvr, metav1.NamespaceAll, opts)
+			if err != nil {
+				return nil, err
+			}
+			return newMetadataWatch(w), nil
+		},
+	}
+}
+
+// metadataOf is obj's metadata as the collector sees it.
+func metadataOf(obj runtime.Object) (*metav1.PartialObjectMetadata, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	p := meta.AsPartialObjectMetadata(m)
+	p.ManagedFields = nil
+	p.Kind, p.APIVersion = "PartialObjectMetadata", metav1.SchemeGroupVersion.String()
+	return p, nil
+}
+
+// metadataList is list's items' metadata.
+func metadataList(list runtime.Object) (*metav1.PartialObjectMetadataList, error) {
+	lm, err := meta.ListAccessor(list)
+	if err != nil {
+		return nil, err
+	}
+	out := &metav1.PartialObjectMetadataList{}
+	out.Kind, out.APIVersion = "PartialObjectMetadataList", metav1.SchemeGroupVersion.String()
+	out.ResourceVersion, out.Continue, out.RemainingItemCount = lm.GetResourceVersion(), lm.GetContinue(), lm.GetRemainingItemCount()
+	if n := meta.LenList(list); n > 0 {
+		out.Items = make([]metav1.PartialObjectMetadata, 0, n)
+	}
+	err = meta.EachListItem(list, func(obj runtime.Object) error {
+		p, err := metadataOf(obj)
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, *p)
+		return nil
+	})
+	return out, err
+}
+
+// metadataWatch is a watch's events with their objects' metadata. Error
+// events pass unchanged.
+type metadataWatch struct {
+	in   watch.Interface
+	out  chan watch.Event
+	stop chan struct{}
+	once sync.Once
+}
+
+func newMetadataWatch(in watch.Interface) *metadataWatch {
+	w := &metadataWatch{in: in, out: make(chan watch.Event), stop: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *metadataWatch) run() {
+	defer close(w.out)
+	for ev := range w.in.ResultChan() {
+		if ev.Type != watch.Error {
+			p, err := metadataOf(ev.Object)
+			if err != nil {
+				ev = watch.Event{Type: watch.Error, Object: &apierrors.NewInternalError(err).ErrStatus}
+			} else {
+				ev.Object = p
+			}
+		}
+		select {
+		case w.out <- ev:
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+func (w *metadataWatch) ResultChan() <-chan watch.Event { return w.out }
+
+// Stop ends the watch; its sender never blocks once stopped.
+func (w *metadataWatch) Stop() {
+	w.once.Do(func() {
+		close(w.stop)
+		w.in.Stop()
+	})
 }
 
 // shutdown waits for the informers to stop (after the process's ctx ends).

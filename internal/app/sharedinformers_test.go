@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -228,5 +229,76 @@ func TestSharedInformersLocal(t *testing.T) {
 	}
 	if _, err := app.LocalList(ctx, srv.App, corev1.SchemeGroupVersion.WithResource("bogus"), "", metav1.ListOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("list of an unserved resource: %v, want NotFound", err)
+	}
+}
+
+// TestMetadataListerWatcher checks what a server's garbage collector
+// reads: the API server's pods as PartialObjectMetadata without
+// managedFields, in lists and watches; a resource the server does not serve reads
+// over HTTP instead; and Stop ends the watch even when nobody reads it.
+func TestMetadataListerWatcher(t *testing.T) {
+	srv, cs, ctx := startWithPods(t, 2)
+	pods := corev1.SchemeGroupVersion.WithResource("pods")
+	if lw := app.MetadataListerWatcher(srv.App, corev1.SchemeGroupVersion.WithResource("bogus")); lw != nil {
+		t.Fatal("a lister-watcher for an unserved resource, want nil (read over HTTP)")
+	}
+	lw := app.MetadataListerWatcher(srv.App, pods)
+	if lw == nil {
+		t.Fatal("no local lister-watcher for pods")
+	}
+	obj, err := lw.List(metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, ok := obj.(*metav1.PartialObjectMetadataList)
+	if !ok {
+		t.Fatalf("list is %T, want *PartialObjectMetadataList", obj)
+	}
+	if len(list.Items) != 2 || list.ResourceVersion == "" {
+		t.Fatalf("list: %d items at resourceVersion %q, want 2 at a revision", len(list.Items), list.ResourceVersion)
+	}
+	for _, it := range list.Items {
+		if it.Namespace != "shared" || it.UID == "" || it.ManagedFields != nil || it.Kind != "PartialObjectMetadata" {
+			t.Fatalf("list item %+v: want the pod's metadata, no managedFields, kind PartialObjectMetadata", it.ObjectMeta)
+		}
+	}
+
+	w, err := lw.Watch(metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cs.CoreV1().Pods("shared").Get(ctx, "p0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Labels = map[string]string{"changed": "yes"}
+	if _, err = cs.CoreV1().Pods("shared").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		m, ok := ev.Object.(*metav1.PartialObjectMetadata)
+		if ev.Type != watch.Modified || !ok || m.Name != "p0" || m.Labels["changed"] != "yes" || m.ManagedFields != nil {
+			t.Fatalf("watch event %s %T %+v, want MODIFIED p0's metadata with its new labels and no managedFields", ev.Type, ev.Object, ev.Object)
+		}
+	case <-ctx.Done():
+		t.Fatal("no watch event")
+	}
+	// Another change nobody reads: Stop must still end the watch.
+	if err := cs.CoreV1().Pods("shared").Delete(ctx, "p1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	w.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-w.ResultChan():
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the watch did not end within 5s of Stop")
+		}
 	}
 }

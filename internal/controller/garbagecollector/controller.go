@@ -40,6 +40,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Workers syncing objects concurrently (DefaultWorkers).
 	Workers int
+	// ListerWatcher, when set, is where the informer for a resource lists
+	// and watches, returning nil for a resource it does not serve: its
+	// objects must be *metav1.PartialObjectMetadata (a server's own
+	// collector reads the watch cache's metadata this way instead of
+	// decoding a copy of every object). Unset, and for every resource it
+	// returns nil for, the informers read metadataClient.
+	ListerWatcher func(schema.GroupVersionResource) cache.ListerWatcher
 }
 
 // Controller is the garbage collector.
@@ -81,7 +88,12 @@ func New(ctx context.Context, client kubernetes.Interface, metadataClient metada
 		if _, dup := c.informers[gvr]; dup {
 			continue
 		}
-		inf := metadatainformer.NewFilteredMetadataInformer(metadataClient, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		var inf cache.SharedIndexInformer
+		if lw := listerWatcher(opts, gvr); lw != nil {
+			inf = cache.NewSharedIndexInformerWithOptions(lw, &metav1.PartialObjectMetadata{}, cache.SharedIndexInformerOptions{Indexers: cache.Indexers{}, ObjectDescription: gvr.String()})
+		} else {
+			inf = metadatainformer.NewFilteredMetadataInformer(metadataClient, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		}
 		if err := inf.SetTransform(controllerutil.TrimManagedFields); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", Name, gvr, err)
 		}
@@ -95,6 +107,13 @@ func New(ctx context.Context, client kubernetes.Interface, metadataClient metada
 		c.synced = append(c.synced, inf.HasSynced)
 	}
 	return c, nil
+}
+
+func listerWatcher(opts Options, gvr schema.GroupVersionResource) cache.ListerWatcher {
+	if opts.ListerWatcher == nil {
+		return nil
+	}
+	return opts.ListerWatcher(gvr)
 }
 
 // Start runs the informers and the workers until ctx is done. On start
