@@ -63,6 +63,7 @@ const watchCacheWindow = 2 * time.Minute
 // watchCache is a store's shared watch.
 type watchCache struct {
 	s      *store
+	intern *interner // shares equal pieces among the objects held
 	prefix string
 	window time.Duration
 
@@ -108,6 +109,7 @@ func newWatchCache(s *store, cfg StoreConfig) *watchCache {
 	}
 	return &watchCache{
 		s:      s,
+		intern: newInterner(),
 		prefix: prefix,
 		window: watchCacheWindow,
 		ring:   newEventRing(size),

@@ -11,7 +11,7 @@ import (
 func (c *watchCache) append(events []*clientv3.Event) []*cachedEvent {
 	batch := make([]*cachedEvent, len(events))
 	for i, ev := range events {
-		batch[i] = newCachedEvent(c.s, ev)
+		batch[i] = newCachedEvent(c.s, c.intern, ev)
 	}
 	now := time.Now()
 	c.mu.Lock()

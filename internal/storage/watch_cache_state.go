@@ -181,6 +181,7 @@ func (c *watchCache) listAll(ctx context.Context, rev int64) ([]*stateEntry, int
 			c.s.log.Warn("watch cache: skipping an undecodable object", "key", string(kv.Key), "err", err)
 			continue
 		}
+		c.intern.compact(obj)
 		items = append(items, &stateEntry{key: string(kv.Key), obj: obj, rev: kv.ModRevision})
 	}
 	if rev == 0 {

@@ -82,7 +82,7 @@ func (w *watcher) handle(resp *clientv3.WatchResponse) bool {
 		return true
 	}
 	for _, ev := range resp.Events {
-		event, ok, err := w.filter.convert(newCachedEvent(w.s, ev))
+		event, ok, err := w.filter.convert(newCachedEvent(w.s, nil, ev))
 		if err != nil {
 			w.sendError(err)
 			return false

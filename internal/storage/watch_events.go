@@ -86,8 +86,9 @@ func (e *cachedEvent) mayMatchIndex(index func(runtime.Object) string, value str
 	return err != nil || hasCur && cur == value || hasPrev && prev == value
 }
 
-// newCachedEvent decodes ev's new state; the previous one waits until asked.
-func newCachedEvent(s *store, ev *clientv3.Event) *cachedEvent {
+// newCachedEvent decodes ev's new state, compacted by in when the event is
+// for a watch cache (nil otherwise); the previous one waits until asked.
+func newCachedEvent(s *store, in *interner, ev *clientv3.Event) *cachedEvent {
 	e := &cachedEvent{
 		s:       s,
 		key:     string(ev.Kv.Key),
@@ -98,6 +99,8 @@ func newCachedEvent(s *store, ev *clientv3.Event) *cachedEvent {
 	if !e.deleted {
 		if e.cur, e.err = s.decodeNew(ev.Kv.Value, e.rev); e.err != nil {
 			e.err = fmt.Errorf("%s: %w", e.key, e.err)
+		} else {
+			in.compact(e.cur)
 		}
 	}
 	if ev.PrevKv != nil && !e.created {
