@@ -200,6 +200,7 @@ func run(bin, out string, cfg config) error {
 	lat := w.startupLatencies()
 	res["pod_startup"] = benchutil.Summarize(lat, 0)
 	res["pod_startup_samples_ms"] = downsample(lat, 500)
+	res["pod_startup_by_minute"] = w.startupByMinute(start)
 	res["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu0) / 100
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	res["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
@@ -243,7 +244,7 @@ func run(bin, out string, cfg config) error {
 func printSummary(res map[string]any) {
 	keys := make([]string, 0, len(res))
 	for k := range res {
-		if k != "pod_startup_samples_ms" && k != "api_latency" && k != "etcd_latency" && k != "queue_wait" {
+		if k != "pod_startup_samples_ms" && k != "pod_startup_by_minute" && k != "api_latency" && k != "etcd_latency" && k != "queue_wait" {
 			keys = append(keys, k)
 		}
 	}
@@ -251,6 +252,12 @@ func printSummary(res map[string]any) {
 	fmt.Printf("\n%-28s %v\n", "MEASURE", "VALUE")
 	for _, k := range keys {
 		fmt.Printf("%-28s %v\n", k, res[k])
+	}
+	if byMin, ok := res["pod_startup_by_minute"].([]benchutil.Summary); ok {
+		fmt.Printf("\n%-8s %8s %10s %10s %10s\n", "MINUTE", "PODS", "P50 ms", "P99 ms", "MAX ms")
+		for i, s := range byMin {
+			fmt.Printf("%-8d %8d %10.0f %10.0f %10.0f\n", i, s.N, s.P50, s.P99, s.Max)
+		}
 	}
 	printLatencies(res["api_latency"], "API (verb resource)")
 	printLatencies(res["etcd_latency"], "etcd (operation type)")
@@ -411,6 +418,30 @@ func (p *podWatch) startupLatenciesSince(t time.Time) []time.Duration {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// startupByMinute summarizes startup latency by the minute since start in
+// which each pod was first seen: where in a run the slow starts are.
+func (p *podWatch) startupByMinute(start time.Time) []benchutil.Summary {
+	p.mu.Lock()
+	var byMin [][]time.Duration
+	for name, r := range p.running {
+		seen := p.seen[name]
+		if seen.Before(start) {
+			continue
+		}
+		m := int(seen.Sub(start) / time.Minute)
+		for len(byMin) <= m {
+			byMin = append(byMin, nil)
+		}
+		byMin[m] = append(byMin[m], r.Sub(seen))
+	}
+	p.mu.Unlock()
+	out := make([]benchutil.Summary, len(byMin))
+	for i, d := range byMin {
+		out[i] = benchutil.Summarize(d, 0)
+	}
 	return out
 }
 
