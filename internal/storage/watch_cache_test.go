@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -469,5 +470,35 @@ func TestSharedWatchJoinsMidStream(t *testing.T) {
 		if got := <-j.got; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("joiner %d from %d got %d events, want %d:\n got %v\nwant %v", i, j.from, len(got), len(want), got, want)
 		}
+	}
+}
+
+// TestSharedWatchSharesPieces checks that the watch cache's objects share
+// what they have in common: two pods stored with equal labels come out of
+// the shared watch holding one labels map, its contents unchanged.
+func TestSharedWatchSharesPieces(t *testing.T) {
+	s := newSharedStore(t, 100)
+	w := s.watch(t, s.revision(t), nil)
+	for _, name := range []string{"a", "b"} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name,
+			Labels: map[string]string{"app": "web", "pod-template-hash": "abc"}}}
+		if err := s.Create(context.Background(), s.key(name), pod, &corev1.Pod{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pods []*corev1.Pod
+	for range 2 {
+		ev, ok := nextEvent(t, w)
+		if !ok || ev.Type != watch.Added {
+			t.Fatalf("want ADDED, got %s (open %v)", ev.Type, ok)
+		}
+		pods = append(pods, ev.Object.(*corev1.Pod))
+	}
+	a, b := pods[0], pods[1]
+	if a.Labels["app"] != "web" || b.Labels["pod-template-hash"] != "abc" || len(a.Labels) != 2 || len(b.Labels) != 2 {
+		t.Fatalf("labels changed: %v, %v", a.Labels, b.Labels)
+	}
+	if reflect.ValueOf(a.Labels).UnsafePointer() != reflect.ValueOf(b.Labels).UnsafePointer() {
+		t.Fatal("the cached pods hold two copies of equal labels, want one shared map")
 	}
 }
