@@ -26,14 +26,16 @@ const tooManyRequestsMessage = "Too many requests, please try again later."
 // flow schema and a built-in priority level; each limited level owns a
 // share of the server's concurrency (MaxRequestsInflight +
 // MaxMutatingRequestsInflight, as upstream sums them) and queues what is
-// over it per flow (fairness_dispatch.go). A request that finds its queue
+// over it per flow (fairness_dispatch.go), as many as upstream lets a flow
+// alone at its level queue. A request that finds its queue
 // full, or waits longer than RequestQueueTimeout, is answered 429 with
 // Retry-After, so an overloaded server sheds load instead of collapsing,
 // and a flood at one level or from one user leaves the others their seats.
 //
 // Not implemented: the FlowSchema and PriorityLevelConfiguration API
 // objects (the levels are built in), borrowing of seats between levels,
-// shuffle sharding, and upstream's work estimates (a large LIST or a
+// shuffle sharding (a flow's hand of queues is one queue as long), and
+// upstream's work estimates (a large LIST or a
 // write with many watchers counts as one seat here).
 type flowControl struct {
 	levels  map[string]*level

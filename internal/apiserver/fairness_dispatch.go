@@ -33,9 +33,12 @@ type levelConfig struct {
 	// reject turns requests over the limit away at once instead of
 	// queuing them (upstream's limitResponse type Reject).
 	reject bool
-	// queueLength is how many requests one flow may have waiting
-	// (upstream's queueLengthLimit, per queue).
+	// queueLength is upstream's queueLengthLimit: how many requests one
+	// queue holds.
 	queueLength int
+	// handSize is how many queues upstream deals each flow (0 is 1): a
+	// flow may have handSize*queueLength requests waiting.
+	handSize int
 	// queues bounds how many flows may wait at once; with queueLength it
 	// bounds the level's waiting requests.
 	queues int
@@ -72,6 +75,9 @@ type waiter struct {
 	admitted bool
 }
 
+// flowQueueLength is how many requests one flow may have waiting.
+func (c levelConfig) flowQueueLength() int { return max(c.handSize, 1) * c.queueLength }
+
 func newLevel(cfg levelConfig, limit int, timeout time.Duration) *level {
 	return &level{cfg: cfg, limit: max(limit, 1), timeout: timeout, flows: map[string]*flowQueue{}}
 }
@@ -96,7 +102,7 @@ func (l *level) acquire(ctx context.Context, flow string, queued func()) (releas
 		return nil, 0, &rejection{rejectConcurrencyLimit}
 	}
 	fq := l.flows[flow]
-	if fq != nil && len(fq.waiters) >= l.cfg.queueLength || l.waiting >= l.cfg.queues*l.cfg.queueLength ||
+	if fq != nil && len(fq.waiters) >= l.cfg.flowQueueLength() || l.waiting >= l.cfg.queues*l.cfg.queueLength ||
 		fq == nil && len(l.ring) >= l.cfg.queues {
 		l.mu.Unlock()
 		return nil, 0, &rejection{rejectQueueFull}

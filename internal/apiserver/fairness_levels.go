@@ -11,17 +11,19 @@ import (
 )
 
 // The built-in priority levels, named and weighted as upstream's default
-// PriorityLevelConfigurations. Upstream deals each flow into handSize of
-// `queues` shuffle-sharded queues; here each flow has one queue of
-// queueLength, and at most `queues` flows wait at once.
+// PriorityLevelConfigurations. Upstream deals each flow a hand of
+// handSize of the level's `queues` shuffle-sharded queues and puts a
+// request in the shortest of them, so a flow alone at its level may have
+// handSize*queueLength requests waiting; here each flow has one queue of
+// that length, and at most `queues` flows wait at once.
 var builtinLevels = []levelConfig{
 	{name: "exempt", exempt: true},
-	{name: "system", shares: 30, queues: 64, queueLength: 50},
-	{name: "node-high", shares: 40, queues: 64, queueLength: 50},
-	{name: "leader-election", shares: 10, queues: 16, queueLength: 50},
-	{name: "workload-high", shares: 40, queues: 128, queueLength: 50},
-	{name: "workload-low", shares: 100, queues: 128, queueLength: 50},
-	{name: "global-default", shares: 20, queues: 128, queueLength: 50},
+	{name: "system", shares: 30, queues: 64, handSize: 6, queueLength: 50},
+	{name: "node-high", shares: 40, queues: 64, handSize: 6, queueLength: 50},
+	{name: "leader-election", shares: 10, queues: 16, handSize: 4, queueLength: 50},
+	{name: "workload-high", shares: 40, queues: 128, handSize: 6, queueLength: 50},
+	{name: "workload-low", shares: 100, queues: 128, handSize: 6, queueLength: 50},
+	{name: "global-default", shares: 20, queues: 128, handSize: 6, queueLength: 50},
 	{name: "catch-all", shares: 5, reject: true},
 }
 
@@ -61,7 +63,10 @@ type classification struct {
 //	global-default               every other user, and anonymous       → global-default
 //	catch-all                    anything else                         → catch-all
 //
-// Flows are per user except in the exempt schemas. Upstream's probes
+// Flows are per user, except per namespace (of the object; "" for
+// cluster-scoped ones) in the controller-manager, scheduler and
+// kube-system service account schemas, and one flow in the exempt ones,
+// as upstream's distinguisher methods. Upstream's probes
 // schema does not cover /metrics; here scraping is exempt too, so a
 // monitoring stack still sees an overloaded server. u nil is anonymous.
 func classify(u *auth.User, ri requestInfo) classification {
@@ -70,6 +75,9 @@ func classify(u *auth.User, ri requestInfo) classification {
 	}
 	byUser := func(schema, level string) classification {
 		return classification{flowSchema: schema, level: level, flow: schema + "/" + u.Name}
+	}
+	byNamespace := func(schema, level string) classification {
+		return classification{flowSchema: schema, level: level, flow: schema + "/" + ri.Namespace}
 	}
 	switch {
 	case u.InGroup(auth.GroupMasters):
@@ -90,11 +98,11 @@ func classify(u *auth.User, ri requestInfo) classification {
 	case nodes:
 		return byUser("system-nodes", "system")
 	case u.Name == userControllerManager:
-		return byUser("kube-controller-manager", "workload-high")
+		return byNamespace("kube-controller-manager", "workload-high")
 	case u.Name == userScheduler:
-		return byUser("kube-scheduler", "workload-high")
+		return byNamespace("kube-scheduler", "workload-high")
 	case u.InGroup(groupKubeSystemServiceAccounts):
-		return byUser("kube-system-service-accounts", "workload-high")
+		return byNamespace("kube-system-service-accounts", "workload-high")
 	case u.InGroup(groupServiceAccounts):
 		return byUser("service-accounts", "workload-low")
 	case u.InGroup(auth.GroupAuthenticated) || u.InGroup(auth.GroupUnauthenticated):

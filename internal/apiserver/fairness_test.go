@@ -111,6 +111,28 @@ func TestLevelQueueFull(t *testing.T) {
 	}
 }
 
+// TestLevelHandSize: a flow may wait in handSize queues' worth, as a flow
+// alone at its level upstream fills the shortest queue of its hand.
+func TestLevelHandSize(t *testing.T) {
+	l := newLevel(levelConfig{name: "test", shares: 1, queueLength: 2, handSize: 3, queues: 4}, 1, time.Minute)
+	hold := mustAcquire(t, l, "a")
+	defer hold()
+	admitted := make(chan *queuedRequest, 8)
+	for range 6 {
+		enqueue(t, l, "a", admitted)
+	}
+	var rj *rejection
+	if _, _, err := l.acquire(context.Background(), "a", nil); !errors.As(err, &rj) || rj.reason != rejectQueueFull {
+		t.Fatalf("seventh waiting request of a flow with a hand of 3 queues of 2: %v, want %s", err, rejectQueueFull)
+	}
+	enqueue(t, l, "b", admitted)
+	enqueue(t, l, "b", admitted)
+	// The level holds queues*queueLength = 8 waiting: now it is full.
+	if _, _, err := l.acquire(context.Background(), "c", nil); !errors.As(err, &rj) || rj.reason != rejectQueueFull {
+		t.Fatalf("request to a full level: %v, want %s", err, rejectQueueFull)
+	}
+}
+
 func TestLevelQueueTimeoutAndCancel(t *testing.T) {
 	l := testLevel(1, 10, 10, 50*time.Millisecond)
 	hold := mustAcquire(t, l, "a")
@@ -183,26 +205,27 @@ func TestClassify(t *testing.T) {
 		method, path       string
 		schema, levelName  string
 		wantFlowIncludeUsr bool
+		flowNamespace      string // "-": not per namespace
 	}{
-		{admin, "GET", "/api/v1/pods", "exempt", "exempt", false},
-		{alice, "GET", "/healthz", "probes", "exempt", false},
-		{nil, "GET", "/readyz/etcd", "probes", "exempt", false},
-		{alice, "GET", "/metrics", "probes", "exempt", false},
-		{kcm, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager", "system-leader-election", "leader-election", true},
-		{sched, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler", "system-leader-election", "leader-election", true},
-		{ksa, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x", "workload-leader-election", "leader-election", true},
-		{node, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", "system-node-high", "node-high", true},
-		{node, "PATCH", "/api/v1/nodes/n1/status", "system-node-high", "node-high", true},
-		{node, "GET", "/api/v1/nodes/n1", "system-node-high", "node-high", true},
-		{node, "GET", "/api/v1/pods", "system-nodes", "system", true},
-		{kcm, "GET", "/api/v1/pods", "kube-controller-manager", "workload-high", true},
-		{kcm, "DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x", "kube-controller-manager", "workload-high", true},
-		{sched, "POST", "/api/v1/namespaces/a/pods/p/binding", "kube-scheduler", "workload-high", true},
-		{ksa, "GET", "/api/v1/pods", "kube-system-service-accounts", "workload-high", true},
-		{sa, "GET", "/api/v1/pods", "service-accounts", "workload-low", true},
-		{alice, "GET", "/api/v1/pods", "global-default", "global-default", true},
-		{nil, "GET", "/version", "global-default", "global-default", true},
-		{odd, "GET", "/api/v1/pods", "catch-all", "catch-all", true},
+		{admin, "GET", "/api/v1/pods", "exempt", "exempt", false, "-"},
+		{alice, "GET", "/healthz", "probes", "exempt", false, "-"},
+		{nil, "GET", "/readyz/etcd", "probes", "exempt", false, "-"},
+		{alice, "GET", "/metrics", "probes", "exempt", false, "-"},
+		{kcm, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager", "system-leader-election", "leader-election", true, "-"},
+		{sched, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler", "system-leader-election", "leader-election", true, "-"},
+		{ksa, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x", "workload-leader-election", "leader-election", true, "-"},
+		{node, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1", "system-node-high", "node-high", true, "-"},
+		{node, "PATCH", "/api/v1/nodes/n1/status", "system-node-high", "node-high", true, "-"},
+		{node, "GET", "/api/v1/nodes/n1", "system-node-high", "node-high", true, "-"},
+		{node, "GET", "/api/v1/pods", "system-nodes", "system", true, "-"},
+		{kcm, "GET", "/api/v1/pods", "kube-controller-manager", "workload-high", false, ""},
+		{kcm, "DELETE", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x", "kube-controller-manager", "workload-high", false, "kube-system"},
+		{sched, "POST", "/api/v1/namespaces/a/pods/p/binding", "kube-scheduler", "workload-high", false, "a"},
+		{ksa, "GET", "/api/v1/namespaces/b/pods", "kube-system-service-accounts", "workload-high", false, "b"},
+		{sa, "GET", "/api/v1/pods", "service-accounts", "workload-low", true, "-"},
+		{alice, "GET", "/api/v1/pods", "global-default", "global-default", true, "-"},
+		{nil, "GET", "/version", "global-default", "global-default", true, "-"},
+		{odd, "GET", "/api/v1/pods", "catch-all", "catch-all", true, "-"},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
 		c := classify(tc.user, parseRequestInfo(r))
@@ -215,6 +238,9 @@ func TestClassify(t *testing.T) {
 		}
 		if tc.wantFlowIncludeUsr && c.flow != tc.schema+"/"+name {
 			t.Errorf("%s %s: flow %q, want per user", tc.method, tc.path, c.flow)
+		}
+		if tc.flowNamespace != "-" && c.flow != tc.schema+"/"+tc.flowNamespace {
+			t.Errorf("%s %s: flow %q, want per namespace (%q)", tc.method, tc.path, c.flow, tc.flowNamespace)
 		}
 	}
 }
@@ -246,13 +272,13 @@ func asUser(r *http.Request, name string, groups ...string) *http.Request {
 }
 
 func TestFlowControlFilterRejectsWith429(t *testing.T) {
-	s := testFlowControlServer(8, time.Minute) // global-default: 1 seat, 50 per flow
-	bh := &blockingHandler{entered: make(chan string, 100), gate: make(chan struct{})}
+	s := testFlowControlServer(8, time.Minute) // global-default: 1 seat, 6 queues of 50 per flow
+	bh := &blockingHandler{entered: make(chan string, 400), gate: make(chan struct{})}
 	h := s.withFlowControl(bh)
 
 	var wg sync.WaitGroup
-	codes := make(chan int, 100)
-	for range 51 { // one runs, fifty wait
+	codes := make(chan int, 400)
+	for range 301 { // one runs, three hundred wait
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -263,7 +289,7 @@ func TestFlowControlFilterRejectsWith429(t *testing.T) {
 	}
 	<-bh.entered
 	lvl := s.flowControl.levels["global-default"]
-	eventuallyTrue(t, func() bool { _, waiting := lvl.stats(); return waiting == 50 })
+	eventuallyTrue(t, func() bool { _, waiting := lvl.stats(); return waiting == 300 })
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, asUser(httptest.NewRequest("GET", "/api/v1/pods", nil), "flooder"))
@@ -287,8 +313,8 @@ func TestFlowControlFilterRejectsWith429(t *testing.T) {
 	if n := metricValue(t, s.flowControl.metrics.rejected.WithLabelValues("global-default", "global-default", rejectQueueFull)); n != 1 {
 		t.Fatalf("rejected_requests_total = %v, want 1", n)
 	}
-	if n := metricValue(t, s.flowControl.metrics.inqueue.WithLabelValues("global-default", "global-default")); n != 50 {
-		t.Fatalf("current_inqueue_requests = %v, want 50", n)
+	if n := metricValue(t, s.flowControl.metrics.inqueue.WithLabelValues("global-default", "global-default")); n != 300 {
+		t.Fatalf("current_inqueue_requests = %v, want 300", n)
 	}
 
 	// The same level still serves another user's request next, and a
@@ -308,9 +334,9 @@ func TestFlowControlFilterRejectsWith429(t *testing.T) {
 		h.ServeHTTP(rec, asUser(httptest.NewRequest("GET", "/api/v1/pods", nil), "bob"))
 		bobDone <- rec.Code
 	}()
-	eventuallyTrue(t, func() bool { _, waiting := lvl.stats(); return waiting == 51 })
+	eventuallyTrue(t, func() bool { _, waiting := lvl.stats(); return waiting == 301 })
 	// Everything runs now, one at a time in global-default: bob, who
-	// came after fifty flood requests, is served right after the first.
+	// came after three hundred flood requests, is served right after the first.
 	close(bh.gate)
 	for i := 1; ; i++ {
 		if who := <-bh.entered; who == "bob" {
