@@ -140,11 +140,16 @@ func run(bin, out string, cfg config) error {
 	}
 	hollow := exec.Command(bin, hollowArgs...)
 	hollow.Stdout, hollow.Stderr = srv.Log, srv.Log
-	hollow.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	hollow.SysProcAttr = benchutil.ChildProcAttr()
 	if err := hollow.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = syscall.Kill(-hollow.Process.Pid, syscall.SIGTERM); _ = hollow.Wait() }()
+	var hollowOnce sync.Once
+	stopHollow := func() {
+		hollowOnce.Do(func() { _ = syscall.Kill(-hollow.Process.Pid, syscall.SIGTERM); _ = hollow.Wait() })
+	}
+	benchutil.OnInterrupt(stopHollow)
+	defer stopHollow()
 	go monitor(ctx, cancel, prof, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
 	t0 := time.Now()
 	if err := waitNodesReady(ctx, cs, cfg.Nodes, 5*time.Minute); err != nil {

@@ -50,7 +50,7 @@ type proc struct{ cmd *exec.Cmd }
 func start(bin string, logf *os.File, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = benchutil.ChildProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func run(bin string, sc scenario) (result, error) {
 	srvTicks := benchutil.CPUTicks(srv.Cmd.Process.Pid)
 	sched := exec.Command(bin, "scheduler", "--kubeconfig", srv.Kubeconfig, "--metrics-bind-address="+metricsAddr)
 	sched.Stdout, sched.Stderr = srv.Log, srv.Log
-	sched.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sched.SysProcAttr = benchutil.ChildProcAttr()
 	if err := sched.Start(); err != nil {
 		return res, err
 	}

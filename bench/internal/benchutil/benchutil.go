@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -62,7 +63,7 @@ func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server,
 		"--log-level", "warn", "--disable-registry", "--disable-agent", "--disable-dns"}
 	args = append(args, extra...)
 	s.Cmd = exec.Command(bin, args...)
-	s.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.Cmd.SysProcAttr = ChildProcAttr()
 	if logTo != nil {
 		s.Cmd.Stdout, s.Cmd.Stderr = logTo, logTo
 	}
@@ -317,7 +318,47 @@ func StartInTemp(bin, name string, extra ...string) (srv *Server, stop func(), e
 		os.RemoveAll(tmp)
 		return nil, nil, err
 	}
-	return srv, func() { srv.Stop(); logf.Close(); os.RemoveAll(tmp) }, nil
+	var once sync.Once
+	stop = func() { once.Do(func() { srv.Stop(); logf.Close(); os.RemoveAll(tmp) }) }
+	OnInterrupt(stop)
+	return srv, stop, nil
+}
+
+// ChildProcAttr puts a child in its own process group (so the whole
+// group can be signalled) and has the kernel kill it if the benchmark
+// dies first.
+func ChildProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+var interrupt struct {
+	once     sync.Once
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// OnInterrupt has f run (after those registered later) if the benchmark
+// is interrupted (SIGINT or SIGTERM), which then exits with status 130:
+// servers, hollow nodes and temporary directories do not outlive it. f
+// must be safe to call after it has run already.
+func OnInterrupt(f func()) {
+	interrupt.mu.Lock()
+	interrupt.cleanups = append(interrupt.cleanups, f)
+	interrupt.mu.Unlock()
+	interrupt.once.Do(func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-sig
+			interrupt.mu.Lock()
+			fs := interrupt.cleanups
+			interrupt.mu.Unlock()
+			for i := len(fs) - 1; i >= 0; i-- {
+				fs[i]()
+			}
+			os.Exit(130)
+		}()
+	})
 }
 
 // Client is a clientset for kubeconfig allowed qps requests per second
