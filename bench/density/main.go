@@ -166,6 +166,7 @@ func run(bin, out string, cfg config) error {
 		return err
 	}
 	cpu0 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
+	hollowCPU0 := benchutil.CPUTicks(hollow.Process.Pid)
 	w := newPodWatch()
 	go w.run(ctx, cs)
 
@@ -207,6 +208,7 @@ func run(bin, out string, cfg config) error {
 	res["pod_startup_samples_ms"] = downsample(lat, 500)
 	res["pod_startup_by_minute"] = w.startupByMinute(start)
 	res["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu0) / 100
+	res["hollow_nodes_cpu_seconds"] = float64(benchutil.CPUTicks(hollow.Process.Pid)-hollowCPU0) / 100
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	res["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
@@ -232,12 +234,14 @@ func run(bin, out string, cfg config) error {
 		return nil
 	}
 	cpu1 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
+	hollowCPU1 := benchutil.CPUTicks(hollow.Process.Pid)
 	c, err := churn(ctx, cs, w, plan, cfg.Rate, 2*createTime+15*time.Minute)
 	if err != nil {
 		return err
 	}
 	c["nodes"] = cfg.Nodes
 	c["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu1) / 100
+	c["hollow_nodes_cpu_seconds"] = float64(benchutil.CPUTicks(hollow.Process.Pid)-hollowCPU1) / 100
 	c["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	c["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	c["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)

@@ -189,6 +189,8 @@ var areas = []struct {
 		{"nodes_*.server_rss_bytes", "server RSS at the end, {1} nodes", "bytes"},
 		{"nodes_*.server_rss_file_bytes", "of which mapped files (etcd's database pages), {1} nodes", "bytes"},
 		{"nodes_*.server_cpu_seconds", "server CPU during the run, {1} nodes", "s"},
+		{"nodes_*.hollow_nodes_cpu_seconds", "hollow nodes' CPU during the run (same machine), {1} nodes", "s"},
+		{"nodes_*.hollow_nodes_rss_bytes", "hollow nodes' RSS at the end, {1} nodes", "bytes"},
 		{"nodes_*.etcd_db_bytes", "etcd data dir size, {1} nodes", "bytes"},
 		{"nodes_*.lists.*", "{2}, {1} nodes", "ms"},
 		{"churn_nodes_*.time_to_all_rolled_out_ms", "churn: every Deployment rolled out, {1} nodes", "ms"},
