@@ -42,9 +42,5 @@ func (s SharedInformers) Shutdown()                                { s.s.shutdow
 // MetadataListerWatcher is the garbage collector's lister-watcher for gvr
 // in srv (nil where it reads over HTTP).
 func MetadataListerWatcher(srv *Server, gvr schema.GroupVersionResource) cache.ListerWatcher {
-	s := newSharedInformers(context.Background(), nil, srv.api)
-	if lw := s.metadataListerWatcher(gvr); lw != nil {
-		return lw
-	}
-	return nil
+	return newSharedInformers(context.Background(), nil, srv.api).metadataListerWatcher(gvr)
 }

@@ -133,6 +133,20 @@ func createPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, name 
 	}
 }
 
+// relabelP0 sets pod p0's labels to changed=yes and returns it updated.
+func relabelP0(ctx context.Context, t *testing.T, cs kubernetes.Interface) *corev1.Pod {
+	t.Helper()
+	p, err := cs.CoreV1().Pods("shared").Get(ctx, "p0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Labels = map[string]string{"changed": "yes"}
+	if p, err = cs.CoreV1().Pods("shared").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -177,14 +191,7 @@ func TestSharedInformersLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cs.CoreV1().Pods("shared").Get(ctx, "p0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Labels = map[string]string{"changed": "yes"}
-	if p, err = cs.CoreV1().Pods("shared").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	p := relabelP0(ctx, t, cs)
 	var watched *corev1.Pod
 	select {
 	case ev := <-w.ResultChan():
@@ -267,14 +274,7 @@ func TestMetadataListerWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cs.CoreV1().Pods("shared").Get(ctx, "p0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Labels = map[string]string{"changed": "yes"}
-	if _, err = cs.CoreV1().Pods("shared").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	relabelP0(ctx, t, cs)
 	select {
 	case ev := <-w.ResultChan():
 		m, ok := ev.Object.(*metav1.PartialObjectMetadata)

@@ -174,6 +174,23 @@ func (in *interner) str(s string) string {
 	return s
 }
 
+// share is v, or an equal value already in table under hash h (equal
+// decides). A value not found is recorded, as own(v) when own is set (to
+// keep a copy of exactly its length); a full table is emptied first.
+func share[T any](table map[uint64]T, h uint64, v T, equal func(a, b T) bool, own func(T) T) T {
+	if old, ok := table[h]; ok && equal(old, v) {
+		return old
+	}
+	if len(table) >= tableLimit {
+		clear(table)
+	}
+	if own != nil {
+		v = own(v)
+	}
+	table[h] = v
+	return v
+}
+
 // strMap is m or an equal map already held.
 func (in *interner) strMap(m map[string]string) map[string]string {
 	if len(m) == 0 {
@@ -184,29 +201,14 @@ func (in *interner) strMap(m map[string]string) map[string]string {
 		// Order-independent: a sum of the entries' hashes.
 		h += maphash.String(in.seed, k)*31 ^ maphash.String(in.seed, v)
 	}
-	if old, ok := in.strMaps[h]; ok && maps.Equal(old, m) {
-		return old
-	}
-	if len(in.strMaps) >= tableLimit {
-		clear(in.strMaps)
-	}
-	in.strMaps[h] = m
-	return m
+	return share(in.strMaps, h, m, maps.Equal, nil)
 }
 
 func (in *interner) raw(b []byte) []byte {
 	if len(b) == 0 {
 		return b
 	}
-	h := maphash.Bytes(in.seed, b)
-	if old, ok := in.raws[h]; ok && bytes.Equal(old, b) {
-		return old
-	}
-	if len(in.raws) >= tableLimit {
-		clear(in.raws)
-	}
-	in.raws[h] = b
-	return b
+	return share(in.raws, maphash.Bytes(in.seed, b), b, bytes.Equal, nil)
 }
 
 func (in *interner) ownerRefs(refs []metav1.OwnerReference) []metav1.OwnerReference {
@@ -221,24 +223,18 @@ func (in *interner) ownerRefs(refs []metav1.OwnerReference) []metav1.OwnerRefere
 		mh.WriteString(r.Name)
 		mh.WriteString(string(r.UID))
 	}
-	h := mh.Sum64()
-	if old, ok := in.owners[h]; ok && slices.EqualFunc(old, refs, sameOwnerRef) {
-		return old
-	}
-	if len(in.owners) >= tableLimit {
-		clear(in.owners)
-	}
-	refs = clone(refs)
-	in.owners[h] = refs
-	return refs
+	return share(in.owners, mh.Sum64(), refs, func(a, b []metav1.OwnerReference) bool {
+		return slices.EqualFunc(a, b, sameOwnerRef)
+	}, clone)
 }
 
 func sameOwnerRef(a, b metav1.OwnerReference) bool {
 	return a.APIVersion == b.APIVersion && a.Kind == b.Kind && a.Name == b.Name && a.UID == b.UID &&
-		sameBool(a.Controller, b.Controller) && sameBool(a.BlockOwnerDeletion, b.BlockOwnerDeletion)
+		samePtr(a.Controller, b.Controller) && samePtr(a.BlockOwnerDeletion, b.BlockOwnerDeletion)
 }
 
-func sameBool(a, b *bool) bool {
+// samePtr: both nil, or both pointing at equal values.
+func samePtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
@@ -252,14 +248,7 @@ func (in *interner) resourceList(l corev1.ResourceList) corev1.ResourceList {
 	for k, q := range l {
 		h += maphash.String(in.seed, string(k))*31 ^ uint64(q.MilliValue())
 	}
-	if old, ok := in.lists[h]; ok && sameResourceList(old, l) {
-		return old
-	}
-	if len(in.lists) >= tableLimit {
-		clear(in.lists)
-	}
-	in.lists[h] = l
-	return l
+	return share(in.lists, h, l, sameResourceList, nil)
 }
 
 func sameResourceList(a, b corev1.ResourceList) bool {
@@ -287,20 +276,12 @@ func (in *interner) tolerations(ts []corev1.Toleration) []corev1.Toleration {
 		mh.WriteString(t.Value)
 		mh.WriteString(string(t.Effect))
 	}
-	h := mh.Sum64()
-	if old, ok := in.tols[h]; ok && slices.EqualFunc(old, ts, sameToleration) {
-		return old
-	}
-	if len(in.tols) >= tableLimit {
-		clear(in.tols)
-	}
-	ts = clone(ts)
-	in.tols[h] = ts
-	return ts
+	return share(in.tols, mh.Sum64(), ts, func(a, b []corev1.Toleration) bool {
+		return slices.EqualFunc(a, b, sameToleration)
+	}, clone)
 }
 
 func sameToleration(a, b corev1.Toleration) bool {
 	return a.Key == b.Key && a.Operator == b.Operator && a.Value == b.Value && a.Effect == b.Effect &&
-		(a.TolerationSeconds == nil) == (b.TolerationSeconds == nil) &&
-		(a.TolerationSeconds == nil || *a.TolerationSeconds == *b.TolerationSeconds)
+		samePtr(a.TolerationSeconds, b.TolerationSeconds)
 }
