@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -171,7 +172,7 @@ func run(bin, out string, cfg config) error {
 	go w.run(ctx, cs)
 
 	plan := deployments(total)
-	profiled := false
+	profiled, profiledLate := false, false
 	retries := 0
 	start := time.Now()
 	created := 0
@@ -183,6 +184,10 @@ func run(bin, out string, cfg config) error {
 		if prof != nil && !profiled && created >= total/2 {
 			profiled = true
 			go prof.cpu(ctx, "create", 30*time.Second)
+		}
+		if prof != nil && !profiledLate && created >= total*9/10 {
+			profiledLate = true
+			go prof.cpu(ctx, "late", 30*time.Second)
 		}
 		// Pace on pods, not Deployments: the next one starts when the
 		// pods so far are due at RATE per second.
@@ -206,7 +211,10 @@ func run(bin, out string, cfg config) error {
 	lat := w.startupLatencies()
 	res["pod_startup"] = benchutil.Summarize(lat, 0)
 	res["pod_startup_samples_ms"] = downsample(lat, 500)
-	res["pod_startup_by_minute"] = w.startupByMinute(start)
+	res["pod_startup_by_minute"] = w.byMinute(start, w.seen, w.running)
+	res["pod_scheduling"], res["pod_kubelet"] = w.stages()
+	res["pod_scheduling_by_minute"] = w.byMinute(start, w.seen, w.scheduled)
+	res["pod_kubelet_by_minute"] = w.byMinute(start, w.scheduled, w.running)
 	res["server_cpu_seconds"] = float64(benchutil.CPUTicks(srv.Cmd.Process.Pid)-cpu0) / 100
 	res["hollow_nodes_cpu_seconds"] = float64(benchutil.CPUTicks(hollow.Process.Pid)-hollowCPU0) / 100
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
@@ -253,7 +261,7 @@ func run(bin, out string, cfg config) error {
 func printSummary(res map[string]any) {
 	keys := make([]string, 0, len(res))
 	for k := range res {
-		if k != "pod_startup_samples_ms" && k != "pod_startup_by_minute" && k != "api_latency" && k != "etcd_latency" && k != "queue_wait" {
+		if k != "pod_startup_samples_ms" && !strings.HasSuffix(k, "_by_minute") && k != "api_latency" && k != "etcd_latency" && k != "queue_wait" {
 			keys = append(keys, k)
 		}
 	}
@@ -263,9 +271,18 @@ func printSummary(res map[string]any) {
 		fmt.Printf("%-28s %v\n", k, res[k])
 	}
 	if byMin, ok := res["pod_startup_by_minute"].([]benchutil.Summary); ok {
-		fmt.Printf("\n%-8s %8s %10s %10s %10s\n", "MINUTE", "PODS", "P50 ms", "P99 ms", "MAX ms")
+		sched, _ := res["pod_scheduling_by_minute"].([]benchutil.Summary)
+		kubelet, _ := res["pod_kubelet_by_minute"].([]benchutil.Summary)
+		fmt.Printf("\n%-8s %8s %10s %10s %10s %14s %14s\n", "MINUTE", "PODS", "P50 ms", "P99 ms", "MAX ms", "SCHED P99 ms", "KUBELET P99 ms")
 		for i, s := range byMin {
-			fmt.Printf("%-8d %8d %10.0f %10.0f %10.0f\n", i, s.N, s.P50, s.P99, s.Max)
+			var sp, kp float64
+			if i < len(sched) {
+				sp = sched[i].P99
+			}
+			if i < len(kubelet) {
+				kp = kubelet[i].P99
+			}
+			fmt.Printf("%-8d %8d %10.0f %10.0f %10.0f %14.0f %14.0f\n", i, s.N, s.P50, s.P99, s.Max, sp, kp)
 		}
 	}
 	printLatencies(res["api_latency"], "API (verb resource)")
@@ -345,16 +362,20 @@ func createDeployment(ctx context.Context, cs kubernetes.Interface, name string,
 	return err
 }
 
-// podWatch records when each pod was first seen and first seen Running.
+// podWatch records when each pod was first seen, first seen bound to a
+// node and first seen Running: its startup, split into the scheduler's
+// part (seen → bound) and the kubelet's (bound → Running).
 type podWatch struct {
-	mu      sync.Mutex
-	seen    map[string]time.Time
-	running map[string]time.Time
-	signal  chan struct{}
+	mu        sync.Mutex
+	seen      map[string]time.Time
+	scheduled map[string]time.Time
+	running   map[string]time.Time
+	signal    chan struct{}
 }
 
 func newPodWatch() *podWatch {
-	return &podWatch{seen: map[string]time.Time{}, running: map[string]time.Time{}, signal: make(chan struct{}, 1)}
+	return &podWatch{seen: map[string]time.Time{}, scheduled: map[string]time.Time{}, running: map[string]time.Time{},
+		signal: make(chan struct{}, 1)}
 }
 
 func (p *podWatch) run(ctx context.Context, cs kubernetes.Interface) {
@@ -375,6 +396,9 @@ func (p *podWatch) run(ctx context.Context, cs kubernetes.Interface) {
 			p.mu.Lock()
 			if _, ok := p.seen[pod.Name]; !ok {
 				p.seen[pod.Name] = now
+			}
+			if _, ok := p.scheduled[pod.Name]; !ok && pod.Spec.NodeName != "" {
+				p.scheduled[pod.Name] = now
 			}
 			if _, ok := p.running[pod.Name]; !ok && pod.Status.Phase == corev1.PodRunning {
 				p.running[pod.Name] = now
@@ -430,21 +454,22 @@ func (p *podWatch) startupLatenciesSince(t time.Time) []time.Duration {
 	return out
 }
 
-// startupByMinute summarizes startup latency by the minute since start in
-// which each pod was first seen: where in a run the slow starts are.
-func (p *podWatch) startupByMinute(start time.Time) []benchutil.Summary {
+// byMinute summarizes the span from → to of each pod (both maps are
+// p's) by the minute since start in which the pod was first seen: where in
+// a run the slow starts are.
+func (p *podWatch) byMinute(start time.Time, from, to map[string]time.Time) []benchutil.Summary {
 	p.mu.Lock()
 	var byMin [][]time.Duration
-	for name, r := range p.running {
-		seen := p.seen[name]
-		if seen.Before(start) {
+	for name, end := range to {
+		seen, begin := p.seen[name], from[name]
+		if seen.Before(start) || begin.IsZero() {
 			continue
 		}
 		m := int(seen.Sub(start) / time.Minute)
 		for len(byMin) <= m {
 			byMin = append(byMin, nil)
 		}
-		byMin[m] = append(byMin[m], r.Sub(seen))
+		byMin[m] = append(byMin[m], end.Sub(begin))
 	}
 	p.mu.Unlock()
 	out := make([]benchutil.Summary, len(byMin))
@@ -452,6 +477,21 @@ func (p *podWatch) startupByMinute(start time.Time) []benchutil.Summary {
 		out[i] = benchutil.Summarize(d, 0)
 	}
 	return out
+}
+
+// stages summarizes the scheduler's part (seen → bound) and the kubelet's
+// part (bound → Running) of every pod's startup.
+func (p *podWatch) stages() (scheduling, kubelet benchutil.Summary) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var s, k []time.Duration
+	for name, r := range p.running {
+		if b, ok := p.scheduled[name]; ok {
+			s = append(s, b.Sub(p.seen[name]))
+			k = append(k, r.Sub(b))
+		}
+	}
+	return benchutil.Summarize(s, 0), benchutil.Summarize(k, 0)
 }
 
 // downsample keeps at most n evenly spaced samples of sorted d (in ms),

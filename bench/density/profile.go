@@ -57,7 +57,8 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 	}
 }
 
-// monitor prints the server's and hollow nodes' RSS every interval and,
+// monitor prints the server's and hollow nodes' RSS and CPU (in cores,
+// with the bench's own and the whole machine's) every interval and,
 // with a profiler, saves the server's heap and goroutines each time its
 // RSS first passes another step (2 GiB, 4 GiB, ...), so a run whose
 // memory grows leaves the profiles that say why. Past limit it cancels
@@ -65,18 +66,36 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 // everything else.
 func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, serverPID, hollowPID int, limit int64) {
 	const step = 2 << 30
+	const interval = 30 * time.Second
 	next := int64(step)
-	tick := time.NewTicker(30 * time.Second)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	pids := []int{serverPID, hollowPID, os.Getpid()}
+	last := make([]int64, len(pids))
+	for i, pid := range pids {
+		last[i] = benchutil.CPUTicks(pid)
+	}
+	lastBusy, lastTotal := benchutil.MachineCPUTicks()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+		cores := make([]float64, len(pids))
+		for i, pid := range pids {
+			t := benchutil.CPUTicks(pid)
+			cores[i], last[i] = float64(t-last[i])/100/interval.Seconds(), t
+		}
+		busy, total := benchutil.MachineCPUTicks()
+		machine := 0.0
+		if total > lastTotal {
+			machine = 100 * float64(busy-lastBusy) / float64(total-lastTotal)
+		}
+		lastBusy, lastTotal = busy, total
 		rss := benchutil.RSSBytes(serverPID)
-		fmt.Printf("  [monitor] server RSS %.2f GiB, hollow RSS %.2f GiB\n",
-			float64(rss)/(1<<30), float64(benchutil.RSSBytes(hollowPID))/(1<<30))
+		fmt.Printf("  [monitor] server RSS %.2f GiB, hollow RSS %.2f GiB; CPU cores server %.2f, hollow %.2f, bench %.2f; machine %.0f%% busy\n",
+			float64(rss)/(1<<30), float64(benchutil.RSSBytes(hollowPID))/(1<<30), cores[0], cores[1], cores[2], machine)
 		if rss >= next {
 			tag := fmt.Sprintf("rss%dg", rss>>30)
 			if p != nil {

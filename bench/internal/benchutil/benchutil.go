@@ -279,6 +279,25 @@ func CPUTicks(pid int) int64 {
 	return u + st
 }
 
+// MachineCPUTicks is the machine's busy and total CPU time in clock
+// ticks, from the first line of /proc/stat (busy is all but idle and
+// iowait).
+func MachineCPUTicks() (busy, total int64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total
+}
+
 // EtcdSize is the size of etcd's bbolt file(s) under dir, or of all of
 // dir when there is none.
 func EtcdSize(dir string) int64 {
