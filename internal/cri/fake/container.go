@@ -35,6 +35,7 @@ type container struct {
 	exitCode      int32
 	reason        string
 	logPath       string
+	view          *runtimeapi.Container // what lists report
 
 	// onTERM is the exit code a stop with a timeout gives it: 137 if
 	// it ignores SIGTERM.
@@ -83,7 +84,7 @@ func (r *Runtime) CreateContainer(_ context.Context, sandboxID string, config *r
 	if sb.config.LogDirectory != "" && config.LogPath != "" {
 		c.logPath = filepath.Join(sb.config.LogDirectory, config.LogPath)
 	}
-	r.containers[c.id] = c
+	r.addContainer(c)
 	r.names[name] = c.id
 	return c.id, nil
 }
@@ -123,7 +124,9 @@ func (r *Runtime) StartContainer(_ context.Context, id string) error {
 		if b.OOMKilled {
 			c.exitWith = exitSIGKILL
 		}
+		r.exitDue(c.exitAt)
 	}
+	c.updateView()
 	return nil
 }
 
@@ -198,6 +201,7 @@ func (r *Runtime) exit(c *container, at int64, code int32, oom bool) {
 	default:
 		c.reason = "Error"
 	}
+	c.updateView()
 }
 
 // RemoveContainer removes a container, stopping it first if it runs.
@@ -215,8 +219,7 @@ func (r *Runtime) RemoveContainer(_ context.Context, id string) error {
 		return err
 	}
 	r.kill(c, 0)
-	delete(r.names, c.name)
-	delete(r.containers, c.id)
+	r.removeContainers(func(x *container) bool { return x == c })
 	return nil
 }
 

@@ -1,9 +1,7 @@
 package fake
 
 import (
-	"cmp"
 	"context"
-	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,9 +15,12 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 		return nil, err
 	}
 	defer r.mu.Unlock()
-	out := make([]*runtimeapi.Container, 0, len(r.containers))
-	for _, c := range r.containers {
-		r.refresh(c)
+	r.refreshAll()
+	var out []*runtimeapi.Container
+	if filter == nil {
+		out = make([]*runtimeapi.Container, 0, len(r.containerOrder))
+	}
+	for _, c := range r.containerOrder {
 		if filter != nil {
 			if filter.Id != "" && !hasPrefix(c.id, filter.Id) ||
 				filter.PodSandboxId != "" && !hasPrefix(c.sandboxID, filter.PodSandboxId) ||
@@ -28,15 +29,8 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 				continue
 			}
 		}
-		out = append(out, &runtimeapi.Container{
-			Id: c.id, PodSandboxId: c.sandboxID, State: c.state, CreatedAt: c.createdAt,
-			ImageRef: c.image.repoDigest(), ImageId: c.image.id,
-			// Shared, not copied: see ListPodSandbox.
-			Metadata: c.config.Metadata, Image: c.imageSpec,
-			Labels: c.config.Labels, Annotations: c.config.Annotations,
-		})
+		out = append(out, c.view) // shared: see listing.go
 	}
-	slices.SortFunc(out, func(a, b *runtimeapi.Container) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
 	return out, nil
 }
 

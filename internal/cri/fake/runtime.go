@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"net"
 	"sync"
 
@@ -83,6 +84,12 @@ type Runtime struct {
 	healthy    bool
 	sandboxes  map[string]*sandbox
 	containers map[string]*container
+	// The same in creation order, for lists (see listing.go).
+	sandboxOrder   []*sandbox
+	containerOrder []*container
+	// nextExit is no later than the first time a running container exits
+	// by itself (math.MaxInt64: none will): lists look for exits only then.
+	nextExit   int64
 	names      map[string]string // reserved sandbox/container names → id
 	images     *imageStore
 	fsCapacity uint64
@@ -125,6 +132,7 @@ func New(opts Options) (*Runtime, error) {
 		sandboxes:  map[string]*sandbox{},
 		containers: map[string]*container{},
 		names:      map[string]string{},
+		nextExit:   math.MaxInt64,
 		images:     newImageStore(opts.Images, opts.ImageSizes, opts.Pinned),
 		fsCapacity: opts.ImageFsCapacity,
 		ips:        newIPPool(cidr),

@@ -1,11 +1,9 @@
 package fake
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
-	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,6 +20,7 @@ type sandbox struct {
 	createdAt int64
 	ip        string
 	name      string // reserved name
+	view      *runtimeapi.PodSandbox
 }
 
 // sandboxName is the name containerd reserves for a sandbox: two sandboxes
@@ -55,7 +54,7 @@ func (r *Runtime) RunPodSandbox(_ context.Context, config *runtimeapi.PodSandbox
 		}
 		sb.ip = ip
 	}
-	r.sandboxes[sb.id] = sb
+	r.addSandbox(sb)
 	r.names[name] = sb.id
 	return sb.id, nil
 }
@@ -79,7 +78,10 @@ func (r *Runtime) StopPodSandbox(_ context.Context, id string) error {
 	if sb.state == runtimeapi.PodSandboxState_SANDBOX_READY && sb.ip != "" {
 		r.ips.release(sb.ip)
 	}
-	sb.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+	if sb.state != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		sb.state = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
+		sb.updateView()
+	}
 	return nil
 }
 
@@ -100,14 +102,9 @@ func (r *Runtime) RemovePodSandbox(ctx context.Context, id string) error {
 	if err != nil {
 		return nil // removed meanwhile
 	}
-	for cid, c := range r.containers {
-		if c.sandboxID == sb.id {
-			delete(r.names, c.name)
-			delete(r.containers, cid)
-		}
-	}
+	r.removeContainers(func(c *container) bool { return c.sandboxID == sb.id })
 	delete(r.names, sb.name)
-	delete(r.sandboxes, sb.id)
+	r.removeSandbox(sb)
 	return nil
 }
 
@@ -146,8 +143,11 @@ func (r *Runtime) ListPodSandbox(_ context.Context, filter *runtimeapi.PodSandbo
 		return nil, err
 	}
 	defer r.mu.Unlock()
-	out := make([]*runtimeapi.PodSandbox, 0, len(r.sandboxes))
-	for _, sb := range r.sandboxes {
+	var out []*runtimeapi.PodSandbox
+	if filter == nil {
+		out = make([]*runtimeapi.PodSandbox, 0, len(r.sandboxOrder))
+	}
+	for _, sb := range r.sandboxOrder {
 		if filter != nil {
 			if filter.Id != "" && !hasPrefix(sb.id, filter.Id) {
 				continue
@@ -159,17 +159,8 @@ func (r *Runtime) ListPodSandbox(_ context.Context, filter *runtimeapi.PodSandbo
 				continue
 			}
 		}
-		out = append(out, &runtimeapi.PodSandbox{
-			Id: sb.id, State: sb.state, CreatedAt: sb.createdAt, RuntimeHandler: sb.handler,
-			// The lists share the runtime's metadata, label and
-			// annotation maps: they are copied at creation and never
-			// change, the kubelet relists every second on every node
-			// (thousands of hollow nodes spent a quarter of their CPU
-			// copying them), and no caller writes to what a list returns.
-			Metadata: sb.config.Metadata, Labels: sb.config.Labels, Annotations: sb.config.Annotations,
-		})
+		out = append(out, sb.view) // shared: see listing.go
 	}
-	slices.SortFunc(out, func(a, b *runtimeapi.PodSandbox) int { return cmp.Compare(a.CreatedAt, b.CreatedAt) })
 	return out, nil
 }
 
