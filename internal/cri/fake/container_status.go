@@ -20,7 +20,7 @@ func (r *Runtime) ListContainers(_ context.Context, filter *runtimeapi.Container
 	if filter == nil {
 		out = make([]*runtimeapi.Container, 0, len(r.containerOrder))
 	}
-	for _, c := range r.containerOrder {
+	for _, c := range candidates(r, filter.GetLabelSelector(), r.containerOrder, func(p *podObjects) []*container { return p.containers }) {
 		if filter != nil {
 			if filter.Id != "" && !hasPrefix(c.id, filter.Id) ||
 				filter.PodSandboxId != "" && !hasPrefix(c.sandboxID, filter.PodSandboxId) ||

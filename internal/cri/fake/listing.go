@@ -16,6 +16,43 @@ import (
 // process's CPU at 5,000 nodes. Callers must not modify what lists return
 // (they share the runtime's maps too; no caller writes to them).
 
+// PodUIDLabel is the label the kubelet puts on every sandbox and container
+// of a pod, with the pod's UID (upstream's kubetypes.KubernetesPodUIDLabel).
+// The runtime indexes objects by it: a kubelet lists a pod's sandboxes and
+// containers by this label each time it syncs the pod, and matching every
+// object's labels was an eighth of the hollow-nodes process's CPU at
+// 5,000 nodes of 30 pods.
+const PodUIDLabel = "io.kubernetes.pod.uid"
+
+// podObjects are one pod's sandboxes and containers, in creation order.
+type podObjects struct {
+	sandboxes  []*sandbox
+	containers []*container
+}
+
+// pod is the index entry for uid, made if need be. Caller holds r.mu.
+func (r *Runtime) pod(uid string) *podObjects {
+	p := r.byPod[uid]
+	if p == nil {
+		p = &podObjects{}
+		r.byPod[uid] = p
+	}
+	return p
+}
+
+// unindex drops uid's entry once it holds nothing. Caller holds r.mu.
+func (r *Runtime) unindex(uid string) {
+	if p := r.byPod[uid]; p != nil && len(p.sandboxes) == 0 && len(p.containers) == 0 {
+		delete(r.byPod, uid)
+	}
+}
+
+// podOf is the pod UID a label selector names, if it names one.
+func podOf(sel map[string]string) (string, bool) {
+	uid, ok := sel[PodUIDLabel]
+	return uid, ok
+}
+
 // byCreation orders by creation time; ties keep the order of insertion.
 func byCreation[T any](s []T, createdAt func(T) int64, x T) []T {
 	at := createdAt(x)
@@ -36,12 +73,22 @@ func (r *Runtime) addSandbox(sb *sandbox) {
 	sb.updateView()
 	r.sandboxes[sb.id] = sb
 	r.sandboxOrder = byCreation(r.sandboxOrder, sandboxCreatedAt, sb)
+	if uid, ok := podOf(sb.config.Labels); ok {
+		p := r.pod(uid)
+		p.sandboxes = byCreation(p.sandboxes, sandboxCreatedAt, sb)
+	}
 }
 
 // removeSandbox forgets a sandbox. Caller holds r.mu.
 func (r *Runtime) removeSandbox(sb *sandbox) {
 	delete(r.sandboxes, sb.id)
-	r.sandboxOrder = slices.DeleteFunc(r.sandboxOrder, func(x *sandbox) bool { return x == sb })
+	same := func(x *sandbox) bool { return x == sb }
+	r.sandboxOrder = slices.DeleteFunc(r.sandboxOrder, same)
+	if uid, ok := podOf(sb.config.Labels); ok {
+		p := r.pod(uid)
+		p.sandboxes = slices.DeleteFunc(p.sandboxes, same)
+		r.unindex(uid)
+	}
 }
 
 // addContainer records a new container. Caller holds r.mu.
@@ -49,6 +96,10 @@ func (r *Runtime) addContainer(c *container) {
 	c.updateView()
 	r.containers[c.id] = c
 	r.containerOrder = byCreation(r.containerOrder, containerCreatedAt, c)
+	if uid, ok := podOf(c.config.Labels); ok {
+		p := r.pod(uid)
+		p.containers = byCreation(p.containers, containerCreatedAt, c)
+	}
 }
 
 // removeContainers forgets the containers drop selects. Caller holds r.mu.
@@ -59,8 +110,26 @@ func (r *Runtime) removeContainers(drop func(*container) bool) {
 		}
 		delete(r.names, c.name)
 		delete(r.containers, c.id)
+		if uid, ok := podOf(c.config.Labels); ok {
+			p := r.pod(uid)
+			p.containers = slices.DeleteFunc(p.containers, func(x *container) bool { return x == c })
+			r.unindex(uid)
+		}
 		return true
 	})
+}
+
+// candidates are the objects a filter's label selector may select: those
+// of the pod it names (of picks which), or all. Caller holds r.mu.
+func candidates[T any](r *Runtime, sel map[string]string, all []T, of func(*podObjects) []T) []T {
+	uid, ok := podOf(sel)
+	if !ok {
+		return all
+	}
+	if p := r.byPod[uid]; p != nil {
+		return of(p)
+	}
+	return nil
 }
 
 // updateView rebuilds what ListPodSandbox reports for sb.

@@ -162,3 +162,80 @@ func BenchmarkListByPod(b *testing.B) {
 		}
 	}
 }
+
+// Lists by a pod's UID label come from the index of pods: the pod's
+// objects, in creation order, still through every other filter; the
+// index forgets a pod once nothing of it is left.
+func TestListsByPodUID(t *testing.T) {
+	r, _ := newTestRuntime(t)
+	ctx := context.Background()
+	var sbs []string
+	for _, uid := range []string{"u1", "u2"} {
+		sb, err := r.RunPodSandbox(ctx, sandboxConfig(uid), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sbs = append(sbs, sb)
+	}
+	if _, err := r.PullImage(ctx, &runtimeapi.ImageSpec{Image: "busybox"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ctrs []string
+	for _, c := range []struct{ sandbox, uid, name string }{{sbs[0], "u1", "a"}, {sbs[1], "u2", "b"}, {sbs[1], "u2", "c"}} {
+		id, err := r.CreateContainer(ctx, c.sandbox, &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: c.name}, Image: &runtimeapi.ImageSpec{Image: "busybox"},
+			Labels: map[string]string{PodUIDLabel: c.uid, "name": c.name},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctrs = append(ctrs, id)
+	}
+	byUID := func(uid string, more ...string) map[string]string {
+		sel := map[string]string{PodUIDLabel: uid}
+		for i := 0; i+1 < len(more); i += 2 {
+			sel[more[i]] = more[i+1]
+		}
+		return sel
+	}
+	if got := sandboxIDs(t, r, &runtimeapi.PodSandboxFilter{LabelSelector: byUID("u2")}); fmt.Sprint(got) != fmt.Sprint(sbs[1:]) {
+		t.Fatalf("sandboxes of u2: %v, want %v", got, sbs[1:])
+	}
+	cs, err := r.ListContainers(ctx, &runtimeapi.ContainerFilter{LabelSelector: byUID("u2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs[0].Id != ctrs[1] || cs[1].Id != ctrs[2] {
+		t.Fatalf("containers of u2: %v, want %v in order", cs, ctrs[1:])
+	}
+	if got := containerStates(t, r, &runtimeapi.ContainerFilter{LabelSelector: byUID("u2", "name", "c")}); len(got) != 1 {
+		t.Fatalf("containers of u2 named c: %v, want only %s", got, ctrs[2])
+	} else if !has(got, ctrs[2]) {
+		t.Fatalf("containers of u2 named c: %v, want %s", got, ctrs[2])
+	}
+	if got := containerStates(t, r, &runtimeapi.ContainerFilter{LabelSelector: byUID("u1", "name", "c")}); len(got) != 0 {
+		t.Fatalf("containers of u1 named c: %v, want none", got)
+	}
+	if got := sandboxIDs(t, r, &runtimeapi.PodSandboxFilter{LabelSelector: byUID("nobody")}); len(got) != 0 {
+		t.Fatalf("sandboxes of an unknown pod: %v", got)
+	}
+	if err := r.RemoveContainer(ctx, ctrs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := containerStates(t, r, &runtimeapi.ContainerFilter{LabelSelector: byUID("u2")}); len(got) != 1 || !has(got, ctrs[2]) {
+		t.Fatalf("containers of u2 after removing one: %v, want only %s", got, ctrs[2])
+	}
+	for _, sb := range sbs {
+		if err := r.RemovePodSandbox(ctx, sb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.byPod) != 0 {
+		t.Fatalf("index after removing every pod: %d entries left", len(r.byPod))
+	}
+}
+
+func has[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}

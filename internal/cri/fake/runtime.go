@@ -87,6 +87,7 @@ type Runtime struct {
 	// The same in creation order, for lists (see listing.go).
 	sandboxOrder   []*sandbox
 	containerOrder []*container
+	byPod          map[string]*podObjects // by PodUIDLabel
 	// nextExit is no later than the first time a running container exits
 	// by itself (math.MaxInt64: none will): lists look for exits only then.
 	nextExit   int64
@@ -133,6 +134,7 @@ func New(opts Options) (*Runtime, error) {
 		containers: map[string]*container{},
 		names:      map[string]string{},
 		nextExit:   math.MaxInt64,
+		byPod:      map[string]*podObjects{},
 		images:     newImageStore(opts.Images, opts.ImageSizes, opts.Pinned),
 		fsCapacity: opts.ImageFsCapacity,
 		ips:        newIPPool(cidr),

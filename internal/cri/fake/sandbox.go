@@ -147,7 +147,7 @@ func (r *Runtime) ListPodSandbox(_ context.Context, filter *runtimeapi.PodSandbo
 	if filter == nil {
 		out = make([]*runtimeapi.PodSandbox, 0, len(r.sandboxOrder))
 	}
-	for _, sb := range r.sandboxOrder {
+	for _, sb := range candidates(r, filter.GetLabelSelector(), r.sandboxOrder, func(p *podObjects) []*sandbox { return p.sandboxes }) {
 		if filter != nil {
 			if filter.Id != "" && !hasPrefix(sb.id, filter.Id) {
 				continue
