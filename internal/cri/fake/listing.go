@@ -16,13 +16,13 @@ import (
 // process's CPU at 5,000 nodes. Callers must not modify what lists return
 // (they share the runtime's maps too; no caller writes to them).
 
-// PodUIDLabel is the label the kubelet puts on every sandbox and container
+// podUIDLabel is the label the kubelet puts on every sandbox and container
 // of a pod, with the pod's UID (upstream's kubetypes.KubernetesPodUIDLabel).
 // The runtime indexes objects by it: a kubelet lists a pod's sandboxes and
 // containers by this label each time it syncs the pod, and matching every
 // object's labels was an eighth of the hollow-nodes process's CPU at
 // 5,000 nodes of 30 pods.
-const PodUIDLabel = "io.kubernetes.pod.uid"
+const podUIDLabel = "io.kubernetes.pod.uid"
 
 // podObjects are one pod's sandboxes and containers, in creation order.
 type podObjects struct {
@@ -49,15 +49,21 @@ func (r *Runtime) unindex(uid string) {
 
 // podOf is the pod UID a label selector names, if it names one.
 func podOf(sel map[string]string) (string, bool) {
-	uid, ok := sel[PodUIDLabel]
+	uid, ok := sel[podUIDLabel]
 	return uid, ok
 }
 
-// byCreation orders by creation time; ties keep the order of insertion.
-func byCreation[T any](s []T, createdAt func(T) int64, x T) []T {
-	at := createdAt(x)
-	i, _ := slices.BinarySearchFunc(s, at, func(e T, t int64) int {
-		if createdAt(e) <= t {
+// created is a sandbox or a container: something with a creation time.
+type created interface{ created() int64 }
+
+func (sb *sandbox) created() int64  { return sb.createdAt }
+func (c *container) created() int64 { return c.createdAt }
+
+// byCreation inserts x into s, which is in creation order; ties keep the
+// order of insertion.
+func byCreation[T created](s []T, x T) []T {
+	i, _ := slices.BinarySearchFunc(s, x.created(), func(e T, t int64) int {
+		if e.created() <= t {
 			return -1
 		}
 		return 1
@@ -65,17 +71,14 @@ func byCreation[T any](s []T, createdAt func(T) int64, x T) []T {
 	return slices.Insert(s, i, x)
 }
 
-func sandboxCreatedAt(sb *sandbox) int64    { return sb.createdAt }
-func containerCreatedAt(c *container) int64 { return c.createdAt }
-
 // addSandbox records a new sandbox. Caller holds r.mu.
 func (r *Runtime) addSandbox(sb *sandbox) {
 	sb.updateView()
 	r.sandboxes[sb.id] = sb
-	r.sandboxOrder = byCreation(r.sandboxOrder, sandboxCreatedAt, sb)
+	r.sandboxOrder = byCreation(r.sandboxOrder, sb)
 	if uid, ok := podOf(sb.config.Labels); ok {
 		p := r.pod(uid)
-		p.sandboxes = byCreation(p.sandboxes, sandboxCreatedAt, sb)
+		p.sandboxes = byCreation(p.sandboxes, sb)
 	}
 }
 
@@ -95,10 +98,10 @@ func (r *Runtime) removeSandbox(sb *sandbox) {
 func (r *Runtime) addContainer(c *container) {
 	c.updateView()
 	r.containers[c.id] = c
-	r.containerOrder = byCreation(r.containerOrder, containerCreatedAt, c)
+	r.containerOrder = byCreation(r.containerOrder, c)
 	if uid, ok := podOf(c.config.Labels); ok {
 		p := r.pod(uid)
-		p.containers = byCreation(p.containers, containerCreatedAt, c)
+		p.containers = byCreation(p.containers, c)
 	}
 }
 

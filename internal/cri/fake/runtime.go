@@ -1,6 +1,7 @@
 // Package fake is an in-memory CRI runtime: a RuntimeService and an
 // ImageManagerService (k8s.io/cri-api/pkg/apis) that keep sandboxes,
-// containers and images in maps. It backs hollow nodes (thousands in one
+// containers and images in maps (sandboxes and containers also in creation
+// order and by pod, for lists: see listing.go). It backs hollow nodes (thousands in one
 // process) and the kubelet's own tests.
 //
 // Containers do not run anything. What a container "does" is decided when
@@ -87,7 +88,7 @@ type Runtime struct {
 	// The same in creation order, for lists (see listing.go).
 	sandboxOrder   []*sandbox
 	containerOrder []*container
-	byPod          map[string]*podObjects // by PodUIDLabel
+	byPod          map[string]*podObjects // by podUIDLabel
 	// nextExit is no later than the first time a running container exits
 	// by itself (math.MaxInt64: none will): lists look for exits only then.
 	nextExit   int64
