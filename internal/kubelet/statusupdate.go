@@ -1,6 +1,7 @@
 package kubelet
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -38,7 +39,7 @@ func (k *Kubelet) postPodStatus(ctx context.Context, pod *corev1.Pod, pr *podRun
 // that is gone (or replaced by another with the same name) is not an
 // error.
 func (k *Kubelet) updatePodStatus(ctx context.Context, pod *corev1.Pod, status corev1.PodStatus) error {
-	if apiequality.Semantic.DeepEqual(pod.Status, status) {
+	if statusUnchanged(&pod.Status, &status) {
 		return nil
 	}
 	pods := k.client.CoreV1().Pods(pod.Namespace)
@@ -76,6 +77,23 @@ func (k *Kubelet) updatePodStatus(ctx context.Context, pod *corev1.Pod, status c
 	}
 	k.mu.Unlock()
 	return nil
+}
+
+// statusUnchanged says the two statuses are semantically equal, as
+// upstream's status manager judges them (apiequality.Semantic). Every pod
+// sync asks, and the status is usually unchanged, which reflection takes
+// long to establish; equal protobuf encodings settle it first. Equal
+// encodings mean equal statuses (every PodStatus field is encoded, map
+// keys in order; nil and empty read alike in both), so only statuses
+// that encode differently pay for the semantic comparison, which also
+// finds equal the ones whose quantities or times are spelled differently.
+func statusUnchanged(a, b *corev1.PodStatus) bool {
+	ab, aerr := a.Marshal()
+	bb, berr := b.Marshal()
+	if aerr == nil && berr == nil && bytes.Equal(ab, bb) {
+		return true
+	}
+	return apiequality.Semantic.DeepEqual(*a, *b)
 }
 
 // mergeConditions keeps the kubelet's conditions from mine and everyone
