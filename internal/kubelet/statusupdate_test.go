@@ -46,9 +46,11 @@ func TestStatusUnchanged(t *testing.T) {
 		edit func(*corev1.PodStatus)
 		want bool
 	}{
-		"same":                 {func(*corev1.PodStatus) {}, true},
-		"empty vs nil slice":   {func(s *corev1.PodStatus) { s.InitContainerStatuses = []corev1.ContainerStatus{} }, true},
-		"quantity spelled out": {func(s *corev1.PodStatus) { s.ContainerStatuses[0].AllocatedResources[corev1.ResourceCPU] = resource.MustParse("0.1") }, true},
+		"same":               {func(*corev1.PodStatus) {}, true},
+		"empty vs nil slice": {func(s *corev1.PodStatus) { s.InitContainerStatuses = []corev1.ContainerStatus{} }, true},
+		"quantity spelled out": {func(s *corev1.PodStatus) {
+			s.ContainerStatuses[0].AllocatedResources[corev1.ResourceCPU] = resource.MustParse("0.1")
+		}, true},
 		"time in another zone": {func(s *corev1.PodStatus) {
 			in := metav1.NewTime(s.StartTime.In(time.FixedZone("x", 3600)))
 			s.StartTime = &in
