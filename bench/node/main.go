@@ -132,6 +132,8 @@ func run(bin, out string, nSteady, rate, nBurst, nHollow int) error {
 	containerdRSS := rssOfChild(agent.cmd.Process.Pid, "containerd")
 	report.Results["agent_idle_rss_bytes"] = agentRSS
 	report.Results["containerd_idle_rss_bytes"] = containerdRSS
+	// What a node costs, as k3s measures its agent (containerd included).
+	report.Results["agent_and_containerd_idle_rss_bytes"] = agentRSS + containerdRSS
 
 	steady, samples, err := podLatencies(ctx, cs, "steady", nSteady, rate)
 	if err != nil {

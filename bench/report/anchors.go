@@ -94,7 +94,7 @@ var anchors = []struct {
 	{"scheduler/*.pods_per_second_after_first_binding", schedThroughput},
 	{"scheduler/*.create_to_bound_latency.p99_ms", sloPodStartup},
 
-	{"node/agent_idle_rss_bytes", k3sAgentRAM},
+	{"node/agent_and_containerd_idle_rss_bytes", k3sAgentRAM},
 	{"node/pod_startup_*.latency.p99_ms", sloPodStartup},
 	{"node/agent_cold_start_to_node_ready_ms", noneSetup},
 
@@ -170,6 +170,7 @@ var areas = []struct {
 		{"agent_cold_start_to_node_ready_ms", "agent cold start → node Ready", "ms"},
 		{"agent_idle_rss_bytes", "agent idle RSS (excl. containerd)", "bytes"},
 		{"containerd_idle_rss_bytes", "containerd idle RSS", "bytes"},
+		{"agent_and_containerd_idle_rss_bytes", "agent and containerd idle RSS", "bytes"},
 		{"pod_startup_steady.latency.p50_ms", "pod create → Running p50, steady", "ms"},
 		{"pod_startup_steady.latency.p99_ms", "pod create → Running p99, steady", "ms"},
 		{"pod_startup_burst.latency.p99_ms", "pod create → Running p99, burst", "ms"},
