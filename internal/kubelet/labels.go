@@ -6,16 +6,14 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // Labels and annotations the kubelet puts on sandboxes and containers,
 // spelled as upstream's, so a restarted kubelet (or crictl, or upstream
 // tooling) finds which pod and container each runtime object belongs to.
 const (
-	labelPodName      = "io.kubernetes.pod.name"
-	labelPodNamespace = "io.kubernetes.pod.namespace"
-	labelPodUID       = "io.kubernetes.pod.uid"
-	labelContainer    = "io.kubernetes.container.name"
 	// labelKubeletType marks sandboxes as upstream does ("podsandbox").
 	labelKubeletType = "io.kubernetes.container.type"
 
@@ -37,19 +35,19 @@ func sandboxLabels(pod *corev1.Pod) map[string]string {
 	for k, v := range pod.Labels {
 		out[k] = v
 	}
-	out[labelPodName] = pod.Name
-	out[labelPodNamespace] = pod.Namespace
-	out[labelPodUID] = string(pod.UID)
+	out[kubetypes.PodNameLabel] = pod.Name
+	out[kubetypes.PodNamespaceLabel] = pod.Namespace
+	out[kubetypes.PodUIDLabel] = string(pod.UID)
 	out[labelKubeletType] = "podsandbox"
 	return out
 }
 
 func containerLabels(pod *corev1.Pod, c *corev1.Container) map[string]string {
 	return map[string]string{
-		labelPodName:      pod.Name,
-		labelPodNamespace: pod.Namespace,
-		labelPodUID:       string(pod.UID),
-		labelContainer:    c.Name,
+		kubetypes.PodNameLabel:       pod.Name,
+		kubetypes.PodNamespaceLabel:  pod.Namespace,
+		kubetypes.PodUIDLabel:        string(pod.UID),
+		kubetypes.ContainerNameLabel: c.Name,
 	}
 }
 

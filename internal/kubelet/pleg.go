@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // runPLEG is the pod lifecycle event generator: every RelistPeriod it
@@ -121,7 +123,7 @@ func (p *pleg) record(id string, state int32, labels map[string]string) {
 	if old, ok := p.prev[id]; ok {
 		uid = old.uid
 	} else {
-		uid = labels[labelPodUID]
+		uid = labels[kubetypes.PodUIDLabel]
 	}
 	if uid != "" {
 		p.next[id] = plegRecord{uid: uid, state: state}

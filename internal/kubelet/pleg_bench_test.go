@@ -8,6 +8,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/skiff-sh/skiff/internal/cri/fake"
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // BenchmarkRelist is one PLEG relist of a node running 30 pods on the
@@ -20,7 +21,7 @@ func BenchmarkRelist(b *testing.B) {
 	}
 	for i := range 30 {
 		uid := fmt.Sprintf("0f8e4c1a-5d2b-4e7a-9c3f-%012d", i)
-		labels := map[string]string{labelPodUID: uid, labelPodName: fmt.Sprintf("pod-%d", i), labelPodNamespace: "default"}
+		labels := map[string]string{kubetypes.PodUIDLabel: uid, kubetypes.PodNameLabel: fmt.Sprintf("pod-%d", i), kubetypes.PodNamespaceLabel: "default"}
 		sb, err := rt.RunPodSandbox(ctx, &runtimeapi.PodSandboxConfig{
 			Metadata: &runtimeapi.PodSandboxMetadata{Name: fmt.Sprintf("pod-%d", i), Namespace: "default", Uid: uid},
 			Labels:   labels,

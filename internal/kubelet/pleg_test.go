@@ -12,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/skiff-sh/skiff/internal/cri/fake"
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // relistChanges relists and returns the pods the relist says changed.
@@ -45,7 +46,7 @@ func TestPLEGChanges(t *testing.T) {
 	p := newPLEG()
 	start := func(uid types.UID, argv ...string) (sandbox, container string) {
 		t.Helper()
-		labels := map[string]string{labelPodUID: string(uid), labelPodName: "p-" + string(uid), labelPodNamespace: "default"}
+		labels := map[string]string{kubetypes.PodUIDLabel: string(uid), kubetypes.PodNameLabel: "p-" + string(uid), kubetypes.PodNamespaceLabel: "default"}
 		sb, err := rt.RunPodSandbox(ctx, &runtimeapi.PodSandboxConfig{
 			Metadata: &runtimeapi.PodSandboxMetadata{Name: "p-" + string(uid), Namespace: "default", Uid: string(uid)}, Labels: labels,
 		}, "")

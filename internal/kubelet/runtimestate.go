@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // podRuntime is what the runtime holds for one pod UID: the kubelet's
@@ -37,7 +39,7 @@ func (c *runtimeContainer) exited() bool {
 // readPodRuntime lists uid's sandboxes and containers with their status.
 // Objects that vanish between list and status are skipped.
 func (k *Kubelet) readPodRuntime(ctx context.Context, uid types.UID) (*podRuntime, error) {
-	sel := map[string]string{labelPodUID: string(uid)}
+	sel := map[string]string{kubetypes.PodUIDLabel: string(uid)}
 	sbs, err := k.runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("list sandboxes: %w", err)

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // The lists keep sandboxes and containers in creation order, each with the
@@ -16,15 +18,11 @@ import (
 // process's CPU at 5,000 nodes. Callers must not modify what lists return
 // (they share the runtime's maps too; no caller writes to them).
 
-// podUIDLabel is the label the kubelet puts on every sandbox and container
-// of a pod, with the pod's UID (upstream's kubetypes.KubernetesPodUIDLabel).
-// The runtime indexes objects by it: a kubelet lists a pod's sandboxes and
-// containers by this label each time it syncs the pod, and matching every
-// object's labels was an eighth of the hollow-nodes process's CPU at
-// 5,000 nodes of 30 pods.
-const podUIDLabel = "io.kubernetes.pod.uid"
-
-// podObjects are one pod's sandboxes and containers, in creation order.
+// podObjects are one pod's sandboxes and containers, in creation order,
+// indexed by the pod UID label the kubelet puts on them: a kubelet lists
+// a pod's sandboxes and containers by that label each time it syncs the
+// pod, and matching every object's labels was an eighth of the
+// hollow-nodes process's CPU at 5,000 nodes of 30 pods.
 type podObjects struct {
 	sandboxes  []*sandbox
 	containers []*container
@@ -49,7 +47,7 @@ func (r *Runtime) unindex(uid string) {
 
 // podOf is the pod UID a label selector names, if it names one.
 func podOf(sel map[string]string) (string, bool) {
-	uid, ok := sel[podUIDLabel]
+	uid, ok := sel[kubetypes.PodUIDLabel]
 	return uid, ok
 }
 

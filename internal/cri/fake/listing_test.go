@@ -7,6 +7,8 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 func sandboxIDs(t *testing.T, r *Runtime, f *runtimeapi.PodSandboxFilter) []string {
@@ -184,7 +186,7 @@ func TestListsByPodUID(t *testing.T) {
 	for _, c := range []struct{ sandbox, uid, name string }{{sbs[0], "u1", "a"}, {sbs[1], "u2", "b"}, {sbs[1], "u2", "c"}} {
 		id, err := r.CreateContainer(ctx, c.sandbox, &runtimeapi.ContainerConfig{
 			Metadata: &runtimeapi.ContainerMetadata{Name: c.name}, Image: &runtimeapi.ImageSpec{Image: "busybox"},
-			Labels: map[string]string{podUIDLabel: c.uid, "name": c.name},
+			Labels: map[string]string{kubetypes.PodUIDLabel: c.uid, "name": c.name},
 		}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -192,7 +194,7 @@ func TestListsByPodUID(t *testing.T) {
 		ctrs = append(ctrs, id)
 	}
 	byUID := func(uid string, more ...string) map[string]string {
-		sel := map[string]string{podUIDLabel: uid}
+		sel := map[string]string{kubetypes.PodUIDLabel: uid}
 		for i := 0; i+1 < len(more); i += 2 {
 			sel[more[i]] = more[i+1]
 		}

@@ -88,7 +88,7 @@ type Runtime struct {
 	// The same in creation order, for lists (see listing.go).
 	sandboxOrder   []*sandbox
 	containerOrder []*container
-	byPod          map[string]*podObjects // by podUIDLabel
+	byPod          map[string]*podObjects // by kubetypes.PodUIDLabel
 	// nextExit is no later than the first time a running container exits
 	// by itself (math.MaxInt64: none will): lists look for exits only then.
 	nextExit   int64

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 // ListerPods is a PodSource over a pod informer's lister: the pods bound
@@ -43,13 +45,6 @@ func (l ListerPods) ListPods() []*corev1.Pod {
 	return out
 }
 
-// The labels a kubelet puts on the sandboxes and containers it creates,
-// as Kubernetes spells them.
-const (
-	LabelPodUID        = "io.kubernetes.pod.uid"
-	LabelContainerName = "io.kubernetes.container.name"
-)
-
 // RuntimeLister is the part of the CRI runtime service LabeledContainers
 // reads.
 type RuntimeLister interface {
@@ -81,7 +76,7 @@ func (l LabeledContainers) Container(podUID types.UID, name string, previous boo
 	ctx, cancel := l.ctx()
 	defer cancel()
 	cs, err := l.Runtime.ListContainers(ctx, &runtimeapi.ContainerFilter{
-		LabelSelector: map[string]string{LabelPodUID: string(podUID), LabelContainerName: name}})
+		LabelSelector: map[string]string{kubetypes.PodUIDLabel: string(podUID), kubetypes.ContainerNameLabel: name}})
 	if err != nil {
 		return ContainerInfo{}, false
 	}
@@ -101,7 +96,7 @@ func (l LabeledContainers) Sandbox(podUID types.UID) (string, bool) {
 	defer cancel()
 	sbs, err := l.Runtime.ListPodSandbox(ctx, &runtimeapi.PodSandboxFilter{
 		State:         &runtimeapi.PodSandboxStateValue{State: runtimeapi.PodSandboxState_SANDBOX_READY},
-		LabelSelector: map[string]string{LabelPodUID: string(podUID)}})
+		LabelSelector: map[string]string{kubetypes.PodUIDLabel: string(podUID)}})
 	if err != nil || len(sbs) == 0 {
 		return "", false
 	}

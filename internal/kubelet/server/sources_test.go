@@ -9,6 +9,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/kubetypes"
 )
 
 func TestListerPods(t *testing.T) {
@@ -73,9 +75,9 @@ func (l listed) ListPodSandbox(_ context.Context, f *runtimeapi.PodSandboxFilter
 
 func TestLabeledContainers(t *testing.T) {
 	labels := func(uid, name string) map[string]string {
-		m := map[string]string{LabelPodUID: uid}
+		m := map[string]string{kubetypes.PodUIDLabel: uid}
 		if name != "" {
-			m[LabelContainerName] = name
+			m[kubetypes.ContainerNameLabel] = name
 		}
 		return m
 	}
