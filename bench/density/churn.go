@@ -17,9 +17,10 @@ import (
 // pod template, paced at rate pods per second as creation was, while the
 // hollow nodes keep heart-beating; it waits until every rollout is
 // complete (all replicas updated and available, no old pods left) and
-// reports how long that took, the API latency meanwhile, the startup of
+// reports how long that took (with CPU profiles halfway, given a
+// profiler), the API latency meanwhile, the startup of
 // the replacement pods, and how many nodes were Ready at the end.
-func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, plan []int, rate int, timeout time.Duration) (map[string]any, error) {
+func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *profiler, plan []int, rate int, timeout time.Duration) (map[string]any, error) {
 	before, err := scrape(ctx, cs)
 	if err != nil {
 		return nil, err
@@ -27,13 +28,21 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, plan []int
 	fmt.Printf("  churn: rolling %d Deployments at %d pods/s\n", len(plan), rate)
 	start := time.Now()
 	patch := fmt.Appendf(nil, `{"spec":{"template":{"metadata":{"annotations":{"bench.skiff.sh/churn":%q}}}}}`, start.Format(time.RFC3339Nano))
-	rolled := 0
+	rolled, total := 0, 0
+	for _, replicas := range plan {
+		total += replicas
+	}
+	profiled := false
 	for i, replicas := range plan {
 		name := fmt.Sprintf("d%d-%d", replicas, i)
 		if _, err := cs.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return nil, fmt.Errorf("rolling %s: %w", name, err)
 		}
 		rolled += replicas
+		if !profiled && rolled >= total/2 {
+			profiled = true
+			go prof.cpu(ctx, "churn", 30*time.Second)
+		}
 		if due := start.Add(time.Duration(float64(rolled) / float64(rate) * float64(time.Second))); time.Until(due) > 0 {
 			time.Sleep(time.Until(due))
 		}

@@ -48,7 +48,7 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
-	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
+	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
 		Churn: os.Getenv("CHURN") != "0"}
@@ -151,7 +151,7 @@ func run(bin, out string, cfg config) error {
 	}
 	benchutil.OnInterrupt(stopHollow)
 	defer stopHollow()
-	go monitor(ctx, cancel, prof, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
+	go monitor(ctx, cancel, prof, cs, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
 	t0 := time.Now()
 	if err := waitNodesReady(ctx, cs, cfg.Nodes, 5*time.Minute); err != nil {
 		return err
@@ -243,7 +243,7 @@ func run(bin, out string, cfg config) error {
 	}
 	cpu1 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
 	hollowCPU1 := benchutil.CPUTicks(hollow.Process.Pid)
-	c, err := churn(ctx, cs, w, plan, cfg.Rate, 2*createTime+15*time.Minute)
+	c, err := churn(ctx, cs, w, prof, plan, cfg.Rate, 2*createTime+15*time.Minute)
 	if err != nil {
 		return err
 	}

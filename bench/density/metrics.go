@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -27,6 +28,12 @@ type histograms struct {
 	// queue: apiserver_flowcontrol_request_wait_duration_seconds of the
 	// requests that ran, by priority level and flow schema.
 	queue map[histKey]hist
+	// sched: the Go scheduler's latency (runnable to running) in the
+	// server, under the key {"go", "sched"}.
+	sched map[histKey]hist
+	// gcCPU and cpu: the server's Go runtime's estimate of the CPU seconds
+	// its GC and everything took since it started.
+	gcCPU, cpu float64
 }
 
 // scrape reads the API server's request and etcd latency histograms from
@@ -37,6 +44,11 @@ func scrape(ctx context.Context, cs kubernetes.Interface) (histograms, error) {
 		return histograms{}, err
 	}
 	return histograms{
+		sched: parseHistograms(body, "go_sched_latencies_seconds", func(map[string]string) histKey {
+			return histKey{"go", "sched"}
+		}),
+		gcCPU: parseCounter(body, "go_cpu_classes_gc_total_cpu_seconds_total"),
+		cpu:   parseCounter(body, "go_cpu_classes_total_cpu_seconds_total"),
 		api: parseHistograms(body, "apiserver_request_duration_seconds", func(l map[string]string) histKey {
 			res := l["resource"]
 			if sub := l["subresource"]; sub != "" && res != "" {
@@ -100,6 +112,54 @@ func parseHistograms(body []byte, metric string, key func(labels map[string]stri
 		out[k][le] += val
 	}
 	return out
+}
+
+// parseCounter reads an unlabelled counter or gauge from the Prometheus
+// text format; 0 when absent.
+func parseCounter(body []byte, metric string) float64 {
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), metric+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// windowTails follows the server's metrics from one call of next to the
+// next: the p99 of the heartbeat writes (open-loop, so they see every
+// stall, where controllers' own requests slow down with the server and
+// sample stalls less), of etcd's Lease updates, and of the Go scheduler's
+// latency, and the GC's share of the server's CPU.
+type windowTails struct {
+	cs   kubernetes.Interface
+	prev *histograms
+}
+
+// next scrapes and describes the window since the last call; "" on the
+// first call or when the scrape fails.
+func (w *windowTails) next(ctx context.Context) string {
+	h, err := scrape(ctx, w.cs)
+	if err != nil {
+		return ""
+	}
+	prev := w.prev
+	w.prev = &h
+	if prev == nil {
+		return ""
+	}
+	api := latencies(prev.api, h.api)
+	etcd := latencies(prev.etcd, h.etcd)
+	sched := latencies(prev.sched, h.sched)["go sched"]
+	gc := 0.0
+	if d := h.cpu - prev.cpu; d > 0 {
+		gc = 100 * (h.gcCPU - prev.gcCPU) / d
+	}
+	return fmt.Sprintf("p99 ms: update leases %.0f (%d), nodes/status %.0f, pods/status %.0f, etcd update leases %.0f; go scheduler p99 %.1f ms; GC %.0f%% of server CPU",
+		api["update leases"].P99, api["update leases"].Count, api["update nodes/status"].P99, api["update pods/status"].P99,
+		etcd["update leases.coordination.k8s.io"].P99, sched.P99, gc)
 }
 
 type histSummary struct {

@@ -64,7 +64,11 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 // memory grows leaves the profiles that say why. Past limit it cancels
 // the run: on a machine without swap a runaway server would stall
 // everything else.
-func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, serverPID, hollowPID int, limit int64) {
+//
+// Each line also gives the window's tails from the server's metrics (see
+// windowTails): a run's overall p99 says how bad the worst moments were,
+// the lines say when they came and what the server was doing then.
+func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, cs kubernetes.Interface, serverPID, hollowPID int, limit int64) {
 	const step = 2 << 30
 	const interval = 30 * time.Second
 	next := int64(step)
@@ -76,6 +80,8 @@ func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, server
 		last[i] = benchutil.CPUTicks(pid)
 	}
 	lastBusy, lastTotal := benchutil.MachineCPUTicks()
+	tails := &windowTails{cs: cs}
+	tails.next(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -96,6 +102,9 @@ func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, server
 		rss := benchutil.RSSBytes(serverPID)
 		fmt.Printf("  [monitor] server RSS %.2f GiB, hollow RSS %.2f GiB; CPU cores server %.2f, hollow %.2f, bench %.2f; machine %.0f%% busy\n",
 			float64(rss)/(1<<30), float64(benchutil.RSSBytes(hollowPID))/(1<<30), cores[0], cores[1], cores[2], machine)
+		if line := tails.next(ctx); line != "" {
+			fmt.Printf("  [monitor] %s\n", line)
+		}
 		if rss >= next {
 			tag := fmt.Sprintf("rss%dg", rss>>30)
 			if p != nil {

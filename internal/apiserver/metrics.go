@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,10 +36,16 @@ func newMetrics() *metrics {
 		}, []string{"verb", "group", "version", "resource", "subresource"}),
 	}
 	m.registry.MustRegister(m.requests, m.latency,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler, cpuClasses)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.storage = storage.NewMetrics(m.registry)
 	return m
 }
+
+// cpuClasses are the Go runtime's estimates of where the process's CPU went
+// (GC, scavenger, idle, user), beside the scheduler's latency histogram:
+// together they tell a server starved of CPU from one busy collecting.
+var cpuClasses = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/.*`)}
 
 // serveMetrics serves the API server's series and those of the components
 // running in the same process (controllers, scheduler, kubelet).
