@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 func newServerCommand() *cobra.Command {
 	var cfg app.ServerConfig
 	var logLevel string
+	var contentionProfiling bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane: API server with embedded (or external) etcd",
@@ -29,6 +31,7 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 				return err
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			setContentionProfiling(cfg.Profiling && contentionProfiling)
 			srv, err := app.NewServer(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -64,6 +67,8 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 200,
 		"with --max-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
 	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ on the API port (authenticated)")
+	f.BoolVar(&contentionProfiling, "contention-profiling", false,
+		"with --profiling, record where goroutines block (/debug/pprof/block); costs CPU under load")
 	f.IntVar(&cfg.RegistryPort, "registry-port", app.DefaultRegistryPort,
 		"port of the local image registry (loopback; read-only on the advertise address)")
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run no node on this machine (control plane only)")
@@ -81,4 +86,15 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
+}
+
+// setContentionProfiling makes the block profile record every blocking
+// event (on) or none (off), as upstream's --contention-profiling does.
+// Recording costs CPU under load: it is for diagnosis.
+func setContentionProfiling(on bool) {
+	rate := 0
+	if on {
+		rate = 1
+	}
+	runtime.SetBlockProfileRate(rate)
 }
