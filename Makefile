@@ -52,6 +52,7 @@ bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/lists
 	$(GO) run ./bench/proxy
 	$(GO) run ./bench/dns
+	$(GO) run ./bench/etcd
 	$(GO) run ./bench/report
 
 bench-report: ## regenerate bench/REPORT.md and its charts from bench/results/*.json

@@ -26,6 +26,7 @@ var programs = []struct {
 	{name: "density"},
 	{name: "lists"},
 	{name: "dns"},
+	{name: "etcd"},
 	{name: "proxy", root: true},
 	{name: "node", root: true, containerd: true},
 }
@@ -66,7 +67,7 @@ func TestBenchmarksShort(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 				defer cancel()
 				cmd := exec.CommandContext(ctx, filepath.Join(bins, p.name), "-short", "-bin", skiff, "-out", results)
-				if p.name == "dns" || p.name == "proxy" {
+				if p.name == "dns" || p.name == "proxy" || p.name == "etcd" {
 					cmd.Args = []string{cmd.Path, "-short", "-out", results}
 				}
 				cmd.Dir = repo
