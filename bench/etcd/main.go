@@ -14,9 +14,10 @@
 // prefix is watched as the API server's watch cache watches it, and the
 // time from a write to its event is reported as "watch delivery".
 //
-// With -busy N, N goroutines spin in the same process meanwhile: the
-// write path's goroutines then wait their turn for a processor, as they do
-// in an API server that embeds etcd and has more work than cores.
+// With -busy N, N goroutines work in the same process meanwhile, each a
+// millisecond on and a millisecond off: the write path's goroutines then
+// wait their turn for a processor, as they do in an API server that embeds
+// etcd.
 //
 //	go run ./bench/etcd [-dur 11m] [-compact 5m] [-pods 150000] [-nodes 5000] [-busy N] [-short]
 package main
@@ -43,9 +44,9 @@ import (
 type config struct {
 	dur, compactEvery          time.Duration
 	pods, nodes, podRate, sets int
-	// busy goroutines spin in the process while the mix runs, so that the
-	// Go scheduler has more runnable work than processors, as in a busy
-	// API server that embeds etcd.
+	// busy goroutines work in the process while the mix runs, so that the
+	// Go scheduler has other runnable work, as in a busy API server that
+	// embeds etcd.
 	busy int
 	// watch: watch every prefix written, as the API server does.
 	watch bool
@@ -59,7 +60,7 @@ func main() {
 	flag.IntVar(&cfg.nodes, "nodes", 5000, "nodes (each with a Lease)")
 	flag.IntVar(&cfg.podRate, "pod-rate", 50, "pods replaced per second")
 	flag.BoolVar(&cfg.watch, "watch", true, "watch every prefix written (with previous values), as the API server's watch cache does, and measure delivery")
-	flag.IntVar(&cfg.busy, "busy", 0, "goroutines that spin in the same process during the mix (the busy server etcd is embedded in); its results go under churn_mix_busy_<n>")
+	flag.IntVar(&cfg.busy, "busy", 0, "goroutines that work in the same process during the mix, each a millisecond on and a millisecond off (the busy server etcd is embedded in); results go under churn_mix_busy_<n>")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", false, "a quick run (CI regression guard): small counts, 25 s")
 	flag.Parse()
@@ -394,18 +395,23 @@ loop:
 	return err
 }
 
-// spin keeps a processor busy until ctx ends, allocating as request
-// handlers do, so the garbage collector has work too.
+// spin works as a request handler does until ctx ends: about a
+// millisecond of allocating work, a millisecond's wait, over and over. N
+// of them ask for N/2 processors.
 func spin(ctx context.Context) {
 	var sink []byte
-	for i := 0; ctx.Err() == nil; i++ {
-		b := make([]byte, 256)
-		for j := range b {
-			b[j] = byte(i + j)
+	for ctx.Err() == nil {
+		deadline := time.Now().Add(time.Millisecond)
+		for i := 0; time.Now().Before(deadline); i++ {
+			b := make([]byte, 256)
+			for j := range b {
+				b[j] = byte(i + j)
+			}
+			if i%64 == 0 {
+				sink = b
+			}
 		}
-		if i%64 == 0 {
-			sink = b
-		}
+		time.Sleep(time.Millisecond)
 	}
 	_ = sink
 }
