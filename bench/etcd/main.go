@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -242,6 +243,9 @@ func run(cfg config, out string) error {
 	if cfg.busy > 0 {
 		key += fmt.Sprintf("_busy_%d", cfg.busy)
 	}
+	if n := runtime.GOMAXPROCS(0); n != runtime.NumCPU() {
+		key += fmt.Sprintf("_gomaxprocs_%d", n)
+	}
 	return benchutil.Save(out, "etcd", key, res)
 }
 
@@ -313,7 +317,7 @@ func summarize(rec *recorder, compactions []compaction, cfg config) map[string]a
 	fmt.Printf("seconds whose write p99 passed 100 ms: %d of %d\n", slow, len(bySec))
 	res := map[string]any{
 		"pods": cfg.pods, "nodes": cfg.nodes, "pods_replaced_per_second": cfg.podRate,
-		"seconds": cfg.dur.Seconds(), "writes": writes, "all_writes": total,
+		"seconds": cfg.dur.Seconds(), "compact_interval_seconds": cfg.compactEvery.Seconds(), "gomaxprocs": runtime.GOMAXPROCS(0), "writes": writes, "all_writes": total,
 		"seconds_over_100ms_p99": slow, "compactions": compactions, "busy_goroutines": cfg.busy, "watched": cfg.watch,
 	}
 	if len(compactions) > 0 {
