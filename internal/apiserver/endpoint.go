@@ -89,7 +89,7 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		}
 	}
 
-	tc := applyconfigurations.NewTypeConverter(s.scheme)
+	tc := noManagedFieldsConverter{applyconfigurations.NewTypeConverter(s.scheme)}
 	var reset, statusReset map[fieldpath.APIVersion]fieldpath.Filter
 	if res.HasStatus {
 		apiVersion := fieldpath.APIVersion(res.GroupVersion.String())
