@@ -100,14 +100,19 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 			apiVersion: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))),
 		}
 	}
+	// The field manager only reads what it converts to the version it
+	// already has (or defaults a fresh object), so the scheme need not
+	// copy it first; upstream's API server gives it the same unsafe
+	// convertor.
+	conv := runtime.UnsafeObjectConvertor(s.scheme)
 	var err error
-	ep.fieldManager, err = managedfields.NewDefaultFieldManager(tc, s.scheme, defaulter{res}, s.scheme,
+	ep.fieldManager, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s.scheme,
 		ep.gvk, ep.gvk.GroupVersion(), "", reset)
 	if err != nil {
 		return nil, fmt.Errorf("field manager: %w", err)
 	}
 	if res.HasStatus {
-		ep.statusFieldManager, err = managedfields.NewDefaultFieldManager(tc, s.scheme, defaulter{res}, s.scheme,
+		ep.statusFieldManager, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s.scheme,
 			ep.gvk, ep.gvk.GroupVersion(), "status", statusReset)
 		if err != nil {
 			return nil, fmt.Errorf("status field manager: %w", err)

@@ -26,12 +26,13 @@ func podFieldManagers(t testing.TB, tc managedfields.TypeConverter) (main, statu
 	gvk := res.GVK()
 	v := fieldpath.APIVersion(gvk.GroupVersion().String())
 	var err error
-	main, err = managedfields.NewDefaultFieldManager(tc, s, defaulter{res}, s, gvk, gvk.GroupVersion(), "",
+	conv := runtime.UnsafeObjectConvertor(s)
+	main, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s, gvk, gvk.GroupVersion(), "",
 		map[fieldpath.APIVersion]fieldpath.Filter{v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, err = managedfields.NewDefaultFieldManager(tc, s, defaulter{res}, s, gvk, gvk.GroupVersion(), "status",
+	status, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s, gvk, gvk.GroupVersion(), "status",
 		map[fieldpath.APIVersion]fieldpath.Filter{v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec")))})
 	if err != nil {
 		t.Fatal(err)
