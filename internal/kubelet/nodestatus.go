@@ -285,14 +285,40 @@ func (k *Kubelet) nodeImages(ctx context.Context) []corev1.ContainerImage {
 	return out
 }
 
-// nodeStatusEqual compares statuses ignoring heartbeat times.
+// nodeStatusEqual compares statuses ignoring heartbeat times. Every node
+// asks it every NodeStatusUpdateFrequency, so it compares in place: the
+// conditions and resource lists by hand, the rest as shallow copies
+// without them.
 func nodeStatusEqual(a, b *corev1.NodeStatus) bool {
-	strip := func(s *corev1.NodeStatus) *corev1.NodeStatus {
-		s = s.DeepCopy()
-		for i := range s.Conditions {
-			s.Conditions[i].LastHeartbeatTime = metav1.Time{}
-		}
-		return s
+	if len(a.Conditions) != len(b.Conditions) ||
+		!resourceListEqual(a.Capacity, b.Capacity) || !resourceListEqual(a.Allocatable, b.Allocatable) {
+		return false
 	}
-	return apiequality.Semantic.DeepEqual(strip(a), strip(b))
+	for i := range a.Conditions {
+		x, y := &a.Conditions[i], &b.Conditions[i]
+		if x.Type != y.Type || x.Status != y.Status || x.Reason != y.Reason || x.Message != y.Message ||
+			!x.LastTransitionTime.Equal(&y.LastTransitionTime) {
+			return false
+		}
+	}
+	ra, rb := *a, *b
+	ra.Conditions, rb.Conditions = nil, nil
+	ra.Capacity, rb.Capacity = nil, nil
+	ra.Allocatable, rb.Allocatable = nil, nil
+	return apiequality.Semantic.DeepEqual(&ra, &rb)
+}
+
+// resourceListEqual compares quantities by value, as the Semantic
+// equality does.
+func resourceListEqual(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, q := range a {
+		r, ok := b[k]
+		if !ok || q.Cmp(r) != 0 {
+			return false
+		}
+	}
+	return true
 }
