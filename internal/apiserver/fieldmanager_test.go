@@ -218,3 +218,39 @@ func BenchmarkPodStatusFieldManager(b *testing.B) {
 		})
 	}
 }
+
+func TestKeepManagedFieldsIfUnchanged(t *testing.T) {
+	t1, t2 := metav1.NewTime(time.Unix(100, 0)), metav1.NewTime(time.Unix(200, 0))
+	entry := func(at *metav1.Time, fields string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
+			Time: at, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}, Subresource: "status"}
+	}
+	const set = `{"f:status":{"f:phase":{}}}`
+	current := fmPod(func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodRunning
+		p.ManagedFields = []metav1.ManagedFieldsEntry{entry(&t1, set)}
+	})
+	cases := []struct {
+		name     string
+		change   func(*corev1.Pod)
+		wantTime *metav1.Time
+		wantSet  string
+	}{
+		{"nothing but the entry's time", func(p *corev1.Pod) {}, &t1, set},
+		{"the phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, &t2, set},
+		{"the managed set", func(p *corev1.Pod) { p.ManagedFields[0].FieldsV1.Raw = []byte(`{"f:status":{}}`) }, &t2, `{"f:status":{}}`},
+		{"a manager more", func(p *corev1.Pod) {
+			p.ManagedFields = append(p.ManagedFields, entry(&t2, `{"f:metadata":{}}`))
+			p.ManagedFields[1].Manager = "other"
+		}, &t2, set},
+	}
+	for _, c := range cases {
+		obj := current.DeepCopy()
+		obj.ManagedFields = []metav1.ManagedFieldsEntry{entry(&t2, set)}
+		c.change(obj)
+		keepManagedFieldsIfUnchanged(obj, current)
+		if got := obj.ManagedFields[0]; !got.Time.Equal(c.wantTime) || string(got.FieldsV1.Raw) != c.wantSet {
+			t.Errorf("%s: entry at %v with %s, want %v with %s", c.name, got.Time, got.FieldsV1.Raw, c.wantTime, c.wantSet)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -201,13 +203,35 @@ func validateFinalizersWhileDeleting(obj, current runtime.Object) field.ErrorLis
 
 // keepManagedFieldsIfUnchanged restores current's managedFields when the
 // update changes nothing else, so a no-op write stays a no-op instead of
-// bumping the resourceVersion for a new timestamp.
+// bumping the resourceVersion for a new timestamp. Entries that differ
+// in more than their times mean the object changed, which settles it
+// without comparing the rest (upstream compares in the same order).
 func keepManagedFieldsIfUnchanged(obj, current runtime.Object) {
 	acc, _ := meta.Accessor(obj)
 	cur, _ := meta.Accessor(current)
 	managed := acc.GetManagedFields()
+	if !managedFieldsEqualButTimes(managed, cur.GetManagedFields()) {
+		return
+	}
 	acc.SetManagedFields(cur.GetManagedFields())
 	if !apiequality.Semantic.DeepEqual(obj, current) {
 		acc.SetManagedFields(managed)
 	}
+}
+
+// managedFieldsEqualButTimes reports whether a and b differ at most in
+// their entries' times.
+func managedFieldsEqualButTimes(a, b []metav1.ManagedFieldsEntry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if x.Manager != y.Manager || x.Operation != y.Operation || x.APIVersion != y.APIVersion ||
+			x.FieldsType != y.FieldsType || x.Subresource != y.Subresource ||
+			(x.FieldsV1 == nil) != (y.FieldsV1 == nil) || (x.FieldsV1 != nil && !bytes.Equal(x.FieldsV1.Raw, y.FieldsV1.Raw)) {
+			return false
+		}
+	}
+	return true
 }
