@@ -128,12 +128,13 @@ func run(cfg config, out string) error {
 	leaseKey := func(i int) string { return fmt.Sprintf("/registry/leases/kube-node-lease/node-%d", i) }
 	nodeKey := func(i int) string { return fmt.Sprintf("/registry/minions/node-%d", i) }
 	rsKey := func(i int) string { return fmt.Sprintf("/registry/replicasets/ns-%d/rs-%d", i%100, i) }
+	revs := &revisions{m: map[string]int64{}}
 	t0 := time.Now()
 	for _, f := range []struct {
 		n, size int
 		key     func(int) string
 	}{{cfg.pods, 3000, podKey}, {cfg.nodes, 400, leaseKey}, {cfg.nodes, 4000, nodeKey}, {cfg.sets, 2000, rsKey}} {
-		if err := fill(ctx, c, f.n, f.key, f.size); err != nil {
+		if err := fill(ctx, c, revs, f.n, f.key, f.size); err != nil {
 			return err
 		}
 	}
@@ -154,21 +155,33 @@ func run(cfg config, out string) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
 	}
+	// An update is a compare-and-swap on the revision the writer last
+	// saw, as the API server's is on its watch cache's: no read first.
+	// A lost race (or a key not seen yet) reads the latest in the same
+	// transaction, as the server's retry does.
 	update := func(kind, key string, size int) {
-		resp, err := c.Get(lctx, key, clientv3.WithSerializable())
-		if err != nil || len(resp.Kvs) == 0 {
-			return
-		}
+		rev, _ := revs.get(key)
 		start := time.Now()
-		_, err = c.Txn(lctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", resp.Kvs[0].ModRevision)).
+		resp, err := c.Txn(lctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, value(size))).Else(clientv3.OpGet(key)).Commit()
 		rec.add(kind, start, err)
+		if err != nil {
+			return
+		}
+		if resp.Succeeded {
+			revs.set(key, resp.Header.Revision)
+		} else if rr := resp.Responses[0].GetResponseRange(); rr != nil && len(rr.Kvs) > 0 {
+			revs.set(key, rr.Kvs[0].ModRevision)
+		}
 	}
 	create := func(kind, key string, size int, opts ...clientv3.OpOption) {
 		start := time.Now()
-		_, err := c.Txn(lctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		resp, err := c.Txn(lctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, value(size), opts...)).Commit()
 		rec.add(kind, start, err)
+		if err == nil && resp.Succeeded {
+			revs.set(key, resp.Header.Revision)
+		}
 	}
 	every := func(rate float64, f func(i int)) {
 		spawn(func() {
@@ -221,6 +234,7 @@ func run(cfg config, out string) error {
 			start := time.Now()
 			_, err := c.Delete(lctx, podKey(old))
 			rec.add("delete pod", start, err)
+			revs.drop(podKey(old))
 		})
 	})
 	for range cfg.busy {
@@ -366,7 +380,7 @@ func histogramMax(name string) (float64, bool) {
 }
 
 // fill stores n keys of size bytes, 32 at a time.
-func fill(ctx context.Context, c *clientv3.Client, n int, key func(int) string, size int) error {
+func fill(ctx context.Context, c *clientv3.Client, revs *revisions, n int, key func(int) string, size int) error {
 	ch := make(chan int)
 	errs := make(chan error, 32)
 	var wg sync.WaitGroup
@@ -375,10 +389,12 @@ func fill(ctx context.Context, c *clientv3.Client, n int, key func(int) string, 
 		go func() {
 			defer wg.Done()
 			for i := range ch {
-				if _, err := c.Put(ctx, key(i), value(size)); err != nil {
+				resp, err := c.Put(ctx, key(i), value(size))
+				if err != nil {
 					errs <- err
 					return
 				}
+				revs.set(key(i), resp.Header.Revision)
 			}
 		}()
 	}
@@ -421,17 +437,56 @@ func spin(ctx context.Context) {
 }
 
 // value is size bytes of random text, so the database holds as much as
-// encoded objects of that size would.
+// encoded objects of that size would: a stretch of a pool drawn once,
+// from a random place, so the bench spends its CPU on etcd rather than
+// on the random generator.
 // It starts with the time it was made (Unix nanoseconds, 19 digits), for
 // the watchers to measure delivery by.
 func value(size int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, max(size, stampLen))
 	copy(b, strconv.FormatInt(time.Now().UnixNano(), 10))
-	for i := stampLen; i < len(b); i++ {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
+	if n := len(b) - stampLen; n > 0 {
+		off := rand.IntN(len(valuePool) - n + 1)
+		copy(b[stampLen:], valuePool[off:off+n])
 	}
 	return string(b)
+}
+
+// valuePool is random text for value, larger than any value.
+var valuePool = func() []byte {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 1<<16)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return b
+}()
+
+// revisions is the last revision the bench saw of each key it wrote.
+type revisions struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (r *revisions) get(key string) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rev, ok := r.m[key]
+	return rev, ok
+}
+
+func (r *revisions) drop(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, key)
+}
+
+func (r *revisions) set(key string, rev int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if rev > r.m[key] {
+		r.m[key] = rev
+	}
 }
 
 const stampLen = 19
