@@ -17,8 +17,8 @@ import (
 // pod template, paced at rate pods per second as creation was, while the
 // hollow nodes keep heart-beating; it waits until every rollout is
 // complete (all replicas updated and available, no old pods left) and
-// reports how long that took (with CPU profiles halfway, given a
-// profiler), the API latency meanwhile, the startup of
+// reports how long that took (with CPU profiles halfway and the server's
+// execution traces, given a profiler), the API latency meanwhile, the startup of
 // the replacement pods, and how many nodes were Ready at the end.
 func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *profiler, plan []int, rate int, timeout time.Duration) (map[string]any, error) {
 	before, err := scrape(ctx, cs)
@@ -33,6 +33,7 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *prof
 		total += replicas
 	}
 	profiled := false
+	traced := 0
 	for i, replicas := range plan {
 		name := fmt.Sprintf("d%d-%d", replicas, i)
 		if _, err := cs.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
@@ -42,6 +43,14 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *prof
 		if !profiled && rolled >= total/2 {
 			profiled = true
 			go prof.cpu(ctx, "churn", 30*time.Second)
+		}
+		// Execution traces at a quarter, five eighths and seven eighths
+		// of the roll, clear of the CPU profile: they show each
+		// goroutine's time waiting for a processor apart from its time
+		// blocked (go tool trace -pprof=sched, -pprof=sync).
+		if traced < len(traceAt) && rolled >= total*traceAt[traced]/8 {
+			go prof.trace(ctx, fmt.Sprintf("churn%d", traceAt[traced]), 5*time.Second)
+			traced++
 		}
 		if due := start.Add(time.Duration(float64(rolled) / float64(rate) * float64(time.Second))); time.Until(due) > 0 {
 			time.Sleep(time.Until(due))
@@ -123,3 +132,6 @@ func readyNodes(ctx context.Context, cs kubernetes.Interface) (int, error) {
 	}
 	return ready, nil
 }
+
+// traceAt are the eighths of the roll at which churn traces the server.
+var traceAt = []int{2, 5, 7}

@@ -48,7 +48,7 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
-	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
+	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), the server's execution traces (5 s at three points of the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
 		Churn: os.Getenv("CHURN") != "0"}

@@ -35,6 +35,14 @@ func (p *profiler) cpu(ctx context.Context, tag string, d time.Duration) {
 	<-done
 }
 
+// trace saves the server's execution trace over d (for go tool trace).
+func (p *profiler) trace(ctx context.Context, tag string, d time.Duration) {
+	if p == nil {
+		return
+	}
+	p.save(ctx, "server-trace-"+tag, fmt.Sprintf("/debug/pprof/trace?seconds=%d", int(d.Seconds())), false)
+}
+
 // heap saves both processes' in-use heap.
 func (p *profiler) heap(ctx context.Context, tag string) {
 	if p == nil {
