@@ -89,7 +89,18 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		}
 	}
 
+	var err error
 	tc := noManagedFieldsConverter{applyconfigurations.NewTypeConverter(s.scheme)}
+	if ep.fieldManager, ep.statusFieldManager, err = newFieldManagers(s.scheme, res, ep.gvk, tc); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// newFieldManagers builds the field managers of res's writes and of its
+// status writes (nil without a status), over the type converter tc.
+func newFieldManagers(scheme *runtime.Scheme, res *resources.Resource, gvk schema.GroupVersionKind,
+	tc managedfields.TypeConverter) (main, status *managedfields.FieldManager, err error) {
 	var reset, statusReset map[fieldpath.APIVersion]fieldpath.Filter
 	if res.HasStatus {
 		apiVersion := fieldpath.APIVersion(res.GroupVersion.String())
@@ -104,21 +115,18 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 	// already has (or defaults a fresh object), so the scheme need not
 	// copy it first; upstream's API server gives it the same unsafe
 	// convertor.
-	conv := runtime.UnsafeObjectConvertor(s.scheme)
-	var err error
-	ep.fieldManager, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s.scheme,
-		ep.gvk, ep.gvk.GroupVersion(), "", reset)
+	conv := runtime.UnsafeObjectConvertor(scheme)
+	main, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, scheme, gvk, gvk.GroupVersion(), "", reset)
 	if err != nil {
-		return nil, fmt.Errorf("field manager: %w", err)
+		return nil, nil, fmt.Errorf("field manager: %w", err)
 	}
 	if res.HasStatus {
-		ep.statusFieldManager, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s.scheme,
-			ep.gvk, ep.gvk.GroupVersion(), "status", statusReset)
+		status, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, scheme, gvk, gvk.GroupVersion(), "status", statusReset)
 		if err != nil {
-			return nil, fmt.Errorf("status field manager: %w", err)
+			return nil, nil, fmt.Errorf("status field manager: %w", err)
 		}
 	}
-	return ep, nil
+	return main, status, nil
 }
 
 // watchIndexField is the field the pods' shared watch indexes watchers

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/skiff-sh/skiff/internal/apiserver/resources"
 )
@@ -21,19 +20,8 @@ import (
 // newEndpoint builds them, over the type converter tc.
 func podFieldManagers(t testing.TB, tc managedfields.TypeConverter) (main, status *managedfields.FieldManager) {
 	t.Helper()
-	s := newScheme()
 	res := resources.Pods()
-	gvk := res.GVK()
-	v := fieldpath.APIVersion(gvk.GroupVersion().String())
-	var err error
-	conv := runtime.UnsafeObjectConvertor(s)
-	main, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s, gvk, gvk.GroupVersion(), "",
-		map[fieldpath.APIVersion]fieldpath.Filter{v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, err = managedfields.NewDefaultFieldManager(tc, conv, defaulter{res}, s, gvk, gvk.GroupVersion(), "status",
-		map[fieldpath.APIVersion]fieldpath.Filter{v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("spec")))})
+	main, status, err := newFieldManagers(newScheme(), res, res.GVK(), tc)
 	if err != nil {
 		t.Fatal(err)
 	}
