@@ -42,6 +42,8 @@ func newRootCommand() *cobra.Command {
   skiff scheduler           run the scheduler on its own
   skiff controller-manager  run the controllers on their own
   skiff image import|ls     load image archives into / list the local registry
+  skiff bench               measure a cluster's API and pod startup latency
+                            against Kubernetes' SLOs
   skiff version             print the version
 
 The real kubectl and client-go work against it unchanged:
@@ -49,6 +51,6 @@ The real kubectl and client-go work against it unchanged:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newAgentCommand(), newHollowNodesCommand(), newImageCommand(), newClusterCommand(), newVersionCommand())
+	root.AddCommand(newServerCommand(), newSchedulerCommand(), newControllerManagerCommand(), newAgentCommand(), newHollowNodesCommand(), newImageCommand(), newClusterCommand(), newBenchCommand(), newVersionCommand())
 	return root
 }

@@ -17,17 +17,17 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/clusterbench"
 )
 
 // Server is a skiff server process.
@@ -132,35 +132,15 @@ func statusBytes(pid int, field string) int64 {
 
 // Percentile of sorted durations (p in 0..100).
 func Percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted)-1) * p / 100)
-	return sorted[i]
+	return clusterbench.Percentile(sorted, p)
 }
 
 // Summary of a latency sample.
-type Summary struct {
-	N   int     `json:"n"`
-	P50 float64 `json:"p50_ms"`
-	P99 float64 `json:"p99_ms"`
-	Max float64 `json:"max_ms"`
-	// PerSecond is throughput over the whole sample's wall time.
-	PerSecond float64 `json:"per_second,omitempty"`
-}
+type Summary = clusterbench.Summary
 
 // Summarize sorts d and summarises it.
 func Summarize(d []time.Duration, wall time.Duration) Summary {
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	s := Summary{N: len(d), P50: ms(Percentile(d, 50)), P99: ms(Percentile(d, 99))}
-	if len(d) > 0 {
-		s.Max = ms(d[len(d)-1])
-	}
-	if wall > 0 {
-		s.PerSecond = float64(len(d)) / wall.Seconds()
-	}
-	return s
+	return clusterbench.Summarize(d, wall)
 }
 
 // Report is one benchmark program's output.
@@ -210,35 +190,11 @@ func Measure(n, conc int, call func(i int) error) Summary {
 }
 
 // MeasureSamples runs n calls over conc workers and returns each call's
-// latency, in call order.
+// latency, in call order; failures are counted on stderr.
 func MeasureSamples(n, conc int, call func(i int) error) []time.Duration {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var errs atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := call(i); err != nil {
-					errs.Add(1)
-					if errs.Load() < 5 {
-						fmt.Fprintln(os.Stderr, "error:", err)
-					}
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	if errs.Load() > 0 {
-		fmt.Fprintf(os.Stderr, "%d errors\n", errs.Load())
+	lat, failed, first := clusterbench.Sample(n, conc, call)
+	if failed > 0 {
+		fmt.Fprintf(os.Stderr, "%d errors; the first: %v\n", failed, first)
 	}
 	return lat
 }

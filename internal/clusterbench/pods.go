@@ -1,0 +1,307 @@
+package clusterbench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/utils/ptr"
+)
+
+// PodResult is the startup latency of stateless pods.
+type PodResult struct {
+	Image string  `json:"image"`
+	Rate  float64 `json:"rate_per_second"`
+	// Startup runs from the create call to the pod seen on a watch with
+	// every container running: the pod startup SLI.
+	Startup Summary `json:"startup"`
+	// Scheduled runs from the create call to the pod seen bound to a node.
+	Scheduled Summary `json:"scheduled"`
+	// WarmedNodes had the image pulled before the measurement (the SLI
+	// excludes image pulling).
+	WarmedNodes int `json:"warmed_nodes"`
+}
+
+// podLabel marks the pods of a measurement.
+const podLabel = "skiff-bench"
+
+// podStartup creates o.Pods pods of o.Image in ns at o.PodRate per second
+// and measures how long each takes to be scheduled and to run, as seen on
+// a watch. Beforehand one pod per node (up to o.Pods nodes) pulls the
+// image, so the figures exclude pulling as the SLI does.
+func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Options) (*PodResult, error) {
+	nodes, err := schedulableNodes(ctx, cs)
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("no Ready node accepts pods (none is Ready, schedulable and free of NoSchedule taints); run with --pods 0 to measure the API only")
+	}
+	if err := waitServiceAccount(ctx, cs, ns, o.Timeout); err != nil {
+		return nil, err
+	}
+	res := &PodResult{Image: o.Image, Rate: o.PodRate, WarmedNodes: min(len(nodes), o.Pods)}
+	o.logf("pulling %s on %d node(s)", o.Image, res.WarmedNodes)
+	if err := warm(ctx, cs, ns, nodes[:res.WarmedNodes], o); err != nil {
+		return nil, err
+	}
+
+	pods := cs.CoreV1().Pods(ns)
+	sel := podLabel + "=startup"
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, err
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = sel
+			return pods.Watch(ctx, opts)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+
+	var mu sync.Mutex
+	created := map[string]time.Time{}
+	var scheduled, running []time.Duration
+	seen := map[string]bool{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			t0, ok := created[p.Name]
+			if ok && p.Spec.NodeName != "" && !seen[p.Name+"/scheduled"] {
+				seen[p.Name+"/scheduled"] = true
+				scheduled = append(scheduled, now.Sub(t0))
+			}
+			if ok && allRunning(p) && !seen[p.Name] {
+				seen[p.Name] = true
+				running = append(running, now.Sub(t0))
+			}
+			all := len(running) == o.Pods
+			mu.Unlock()
+			if all {
+				return
+			}
+		}
+	}()
+
+	o.logf("creating %d pods at %g/s", o.Pods, o.PodRate)
+	interval := time.Duration(float64(time.Second) / o.PodRate)
+	next := time.Now()
+	for i := 0; i < o.Pods; i++ {
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		next = next.Add(interval)
+		p := benchPod("startup-"+strconv.Itoa(i), "startup", o.Image)
+		mu.Lock()
+		created[p.Name] = time.Now()
+		mu.Unlock()
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return nil, fmt.Errorf("creating pod %s: %w", p.Name, err)
+		}
+	}
+
+	select {
+	case <-done:
+	case <-time.After(o.Timeout):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(running) < o.Pods {
+		return nil, fmt.Errorf("%d of %d pods running after %v; %s", len(running), o.Pods, o.Timeout, pendingPod(ctx, cs, ns, sel, seen))
+	}
+	res.Startup = Summarize(running, 0)
+	res.Scheduled = Summarize(scheduled, 0)
+	return res, nil
+}
+
+// benchPod is a pod of one container that does nothing, labelled role.
+func benchPod(name, role, image string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{podLabel: role}},
+		Spec: corev1.PodSpec{
+			Containers:                    []corev1.Container{{Name: "c", Image: image, ImagePullPolicy: corev1.PullIfNotPresent}},
+			TerminationGracePeriodSeconds: ptr.To[int64](1),
+			AutomountServiceAccountToken:  ptr.To(false),
+		},
+	}
+}
+
+// allRunning reports whether the pod runs and every container of it has
+// started.
+func allRunning(p *corev1.Pod) bool {
+	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) < len(p.Spec.Containers) {
+		return false
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// schedulableNodes are the nodes a pod without tolerations can run on:
+// Ready, not cordoned, without NoSchedule or NoExecute taints.
+func schedulableNodes(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range list.Items {
+		if n.Spec.Unschedulable || !nodeReady(&n) {
+			continue
+		}
+		tainted := false
+		for _, t := range n.Spec.Taints {
+			tainted = tainted || t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+		}
+		if !tainted {
+			names = append(names, n.Name)
+		}
+	}
+	return names, nil
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitServiceAccount waits for the namespace's default ServiceAccount,
+// which admission requires of every pod.
+func waitServiceAccount(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
+			return fmt.Errorf("the default ServiceAccount of %s: %w", ns, err)
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// warm runs one pod of the image on each node, bound there directly,
+// waits for them to run and deletes them, so the measured pods find the
+// image pulled.
+func warm(ctx context.Context, cs kubernetes.Interface, ns string, nodes []string, o Options) error {
+	pods := cs.CoreV1().Pods(ns)
+	for i, n := range nodes {
+		p := benchPod("warm-"+strconv.Itoa(i), "warm", o.Image)
+		p.Spec.NodeName = n
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating pod %s on node %s: %w", p.Name, n, err)
+		}
+	}
+	sel := podLabel + "=warm"
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for i := range list.Items {
+			if allRunning(&list.Items[i]) {
+				ready++
+			}
+		}
+		if ready == len(nodes) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pulling %s: %d of %d pods running after %v; %s", o.Image, ready, len(nodes), o.Timeout, pendingPod(ctx, cs, ns, sel, nil))
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{LabelSelector: sel}); err != nil {
+		return err
+	}
+	// The measured pods start on nodes that are not stopping containers.
+	for time.Now().Before(deadline) {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("the pods that pulled %s are not gone after %v", o.Image, o.Timeout)
+}
+
+// pendingPod describes one pod of sel that has not run (skipping the
+// names in done), for an error message.
+func pendingPod(ctx context.Context, cs kubernetes.Interface, ns, sel string, done map[string]bool) string {
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return "listing them: " + err.Error()
+	}
+	for _, p := range list.Items {
+		if done[p.Name] || allRunning(&p) {
+			continue
+		}
+		s := fmt.Sprintf("pod %s: phase %s", p.Name, p.Status.Phase)
+		if p.Spec.NodeName == "" {
+			s += ", not scheduled"
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Status != corev1.ConditionTrue && c.Message != "" {
+				s += fmt.Sprintf(", %s: %s", c.Type, c.Message)
+			}
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			if c.State.Waiting != nil {
+				s += fmt.Sprintf(", container %s waiting: %s %s", c.Name, c.State.Waiting.Reason, c.State.Waiting.Message)
+			}
+		}
+		return s
+	}
+	return "no pending pod found"
+}
