@@ -44,7 +44,7 @@ verify: ## gofmt, vet, import boundaries, go mod tidy, race tests of the unit ti
 	$(GO) mod tidy -diff
 	$(TESTENV) $(GOTEST) -race -timeout 15m ./internal/...
 
-bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results, then bench/REPORT.md
+bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results, then bench/REPORT.md and bench/results.json
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/apiserver
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/scheduler
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/node

@@ -8,9 +8,11 @@ package benchsmoke
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,6 +98,30 @@ func TestBenchmarksShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("REPORT.md from the short runs:\n%s", md)
+	data, err := os.ReadFile(filepath.Join(results, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all struct {
+		Areas map[string]struct {
+			Commit  string         `json:"commit"`
+			Machine map[string]any `json:"machine"`
+			Results map[string]any `json:"results"`
+		} `json:"areas"`
+	}
+	if err := json.Unmarshal(data, &all); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(results, "*.json"))
+	if len(all.Areas) != len(files)-1 {
+		t.Errorf("results.json has %d areas, from %d result files", len(all.Areas), len(files)-1)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		if a, ok := all.Areas[name]; name != "results" && (!ok || len(a.Results) == 0 || a.Machine["cores"] == nil) {
+			t.Errorf("results.json: area %s is %+v (present %v), want its results and machine", name, a, ok)
+		}
+	}
 }
 
 func build(t *testing.T, dir string, args ...string) {
