@@ -87,7 +87,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, host string, o Options) (
 	res.Version = v.GitVersion
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the nodes: %w", err)
 	}
 	res.Nodes = len(nodes.Items)
 
