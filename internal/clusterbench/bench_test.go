@@ -40,6 +40,27 @@ func TestSampleCountsFailures(t *testing.T) {
 	}
 }
 
+func TestPercentileNearestRank(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i))
+	}
+	for _, c := range []struct {
+		n    int
+		p    float64
+		want time.Duration
+	}{
+		{1, 99, 1}, {3, 99, 3}, {3, 50, 2}, {20, 99, 20}, {100, 99, 99}, {100, 50, 50}, {200, 99, 198}, {200, 0, 1}, {200, 100, 200},
+	} {
+		if got := clusterbench.Percentile(d[:c.n], c.p); got != c.want {
+			t.Errorf("p%v of 1..%d = %d, want %d", c.p, c.n, got, c.want)
+		}
+	}
+	if got := clusterbench.Percentile(nil, 99); got != 0 {
+		t.Errorf("p99 of nothing = %v", got)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	good := clusterbench.Options{Ops: 1, Concurrency: 1, Pods: 1, PodRate: 1, Image: "pause", Timeout: time.Second}
 	if err := good.Validate(); err != nil {

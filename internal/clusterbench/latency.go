@@ -6,20 +6,22 @@
 package clusterbench
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Percentile of sorted durations (p in 0..100): the sample at rank
-// ⌊(n-1)·p/100⌋.
+// Percentile of sorted durations (p in 0..100), by nearest rank: the
+// smallest sample that at least p% of the samples do not exceed. With
+// few samples the p99 is the maximum, never a middle one.
 func Percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(float64(len(sorted)-1) * p / 100)
-	return sorted[i]
+	i := int(math.Ceil(float64(len(sorted))*p/100)) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // Summary of a latency sample, in milliseconds.
