@@ -20,8 +20,9 @@ import (
 // reports how long that took (with CPU profiles halfway and the server's
 // execution traces, given a profiler), the API latency meanwhile, the startup of
 // the replacement pods, and how many nodes were Ready at the end.
-func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *profiler, plan []int, rate int, timeout time.Duration) (map[string]any, error) {
-	before, err := scrape(ctx, cs)
+func churn(ctx context.Context, src metricsSource, w *podWatch, prof *profiler, plan []int, rate int, timeout time.Duration) (map[string]any, error) {
+	cs := src.cs
+	before, err := scrape(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *prof
 		time.Sleep(5 * time.Second)
 	}
 	elapsed := time.Since(start)
-	after, err := scrape(ctx, cs)
+	after, err := scrape(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +93,7 @@ func churn(ctx context.Context, cs kubernetes.Interface, w *podWatch, prof *prof
 		"nodes_ready_after":         ready,
 		"api_latency":               latencies(before.api, after.api),
 		"etcd_latency":              latencies(before.etcd, after.etcd),
+		"etcd_disk":                 diskSummary(before.disk, after.disk),
 		"queue_wait":                latencies(before.queue, after.queue),
 	}, nil
 }

@@ -151,7 +151,8 @@ func run(bin, out string, cfg config) error {
 	}
 	benchutil.OnInterrupt(stopHollow)
 	defer stopHollow()
-	go monitor(ctx, cancel, prof, cs, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
+	src := metricsSource{cs: cs, etcdURL: srv.EtcdURL}
+	go monitor(ctx, cancel, prof, src, srv.Cmd.Process.Pid, hollow.Process.Pid, int64(benchutil.EnvInt("RSS_LIMIT_GIB", "16"))<<30)
 	t0 := time.Now()
 	if err := waitNodesReady(ctx, cs, cfg.Nodes, 5*time.Minute); err != nil {
 		return err
@@ -162,7 +163,7 @@ func run(bin, out string, cfg config) error {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	before, err := scrape(ctx, cs)
+	before, err := scrape(ctx, src)
 	if err != nil {
 		return err
 	}
@@ -223,12 +224,13 @@ func run(bin, out string, cfg config) error {
 	prof.heap(ctx, "running")
 	fmt.Printf("  all %d pods Running after %v (%.0f pods/s)\n", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 
-	after, err := scrape(ctx, cs)
+	after, err := scrape(ctx, src)
 	if err != nil {
 		return err
 	}
 	res["api_latency"] = latencies(before.api, after.api)
 	res["etcd_latency"] = latencies(before.etcd, after.etcd)
+	res["etcd_disk"] = diskSummary(before.disk, after.disk)
 	res["queue_wait"] = latencies(before.queue, after.queue)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = benchutil.KubectlPodLists(srv.Kubeconfig, total, 1)
@@ -243,7 +245,7 @@ func run(bin, out string, cfg config) error {
 	}
 	cpu1 := benchutil.CPUTicks(srv.Cmd.Process.Pid)
 	hollowCPU1 := benchutil.CPUTicks(hollow.Process.Pid)
-	c, err := churn(ctx, cs, w, prof, plan, cfg.Rate, 2*createTime+15*time.Minute)
+	c, err := churn(ctx, src, w, prof, plan, cfg.Rate, 2*createTime+15*time.Minute)
 	if err != nil {
 		return err
 	}

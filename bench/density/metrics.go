@@ -9,8 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/bench/internal/benchutil"
 )
 
 // histKey is one series of a latency histogram: verb and resource for
@@ -34,16 +37,37 @@ type histograms struct {
 	// gcCPU and cpu: the server's Go runtime's estimate of the CPU seconds
 	// its GC and everything took since it started.
 	gcCPU, cpu float64
+	// disk: the embedded etcd's disk latencies, {"wal", "fsync"} and
+	// {"backend", "commit"}; empty when its /metrics is not reachable.
+	disk map[histKey]hist
+}
+
+// metricsSource is where a run's metrics come from: the API server's
+// /metrics through cs, and the embedded etcd's own at etcdURL.
+type metricsSource struct {
+	cs      kubernetes.Interface
+	etcdURL string
 }
 
 // scrape reads the API server's request and etcd latency histograms from
-// /metrics.
-func scrape(ctx context.Context, cs kubernetes.Interface) (histograms, error) {
-	body, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+// /metrics, and etcd's disk latencies from its own.
+func scrape(ctx context.Context, src metricsSource) (histograms, error) {
+	body, err := src.cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return histograms{}, err
 	}
+	disk := map[histKey]hist{}
+	if src.etcdURL != "" {
+		if etcd, err := benchutil.HTTPGet(ctx, src.etcdURL+"/metrics"); err == nil {
+			for _, m := range []histKey{{"wal", "fsync"}, {"backend", "commit"}} {
+				for k, h := range parseHistograms(etcd, "etcd_disk_"+m.verb+"_"+m.resource+"_duration_seconds", func(map[string]string) histKey { return m }) {
+					disk[k] = h
+				}
+			}
+		}
+	}
 	return histograms{
+		disk: disk,
 		sched: parseHistograms(body, "go_sched_latencies_seconds", func(map[string]string) histKey {
 			return histKey{"go", "sched"}
 		}),
@@ -134,14 +158,14 @@ func parseCounter(body []byte, metric string) float64 {
 // sample stalls less), of etcd's Lease updates, and of the Go scheduler's
 // latency, and the GC's share of the server's CPU.
 type windowTails struct {
-	cs   kubernetes.Interface
+	src  metricsSource
 	prev *histograms
 }
 
 // next scrapes and describes the window since the last call; "" on the
 // first call or when the scrape fails.
 func (w *windowTails) next(ctx context.Context) string {
-	h, err := scrape(ctx, w.cs)
+	h, err := scrape(ctx, w.src)
 	if err != nil {
 		return ""
 	}
@@ -157,9 +181,56 @@ func (w *windowTails) next(ctx context.Context) string {
 	if d := h.cpu - prev.cpu; d > 0 {
 		gc = 100 * (h.gcCPU - prev.gcCPU) / d
 	}
-	return fmt.Sprintf("p99 ms: update leases %.0f (%d), nodes/status %.0f, pods/status %.0f, etcd update leases %.0f; go scheduler p99 %.1f ms; GC %.0f%% of server CPU",
+	wal := h.disk[histKey{"wal", "fsync"}]
+	return fmt.Sprintf("p99 ms: update leases %.0f (%d), nodes/status %.0f, pods/status %.0f, etcd update leases %.0f; go scheduler p99 %.1f ms; GC %.0f%% of server CPU; etcd WAL fsyncs ≥ 128 ms: %d (max ≤ %s)",
 		api["update leases"].P99, api["update leases"].Count, api["update nodes/status"].P99, api["update pods/status"].P99,
-		etcd["update leases.coordination.k8s.io"].P99, sched.P99, gc)
+		etcd["update leases.coordination.k8s.io"].P99, sched.P99, gc, slowerThan(prev.disk[histKey{"wal", "fsync"}], wal, 0.128), maxBound(prev.disk[histKey{"wal", "fsync"}], wal))
+}
+
+// diskSummary is etcd's WAL fsync and backend commit latency over a
+// phase, with how many took 128 ms or more: a slow fsync holds up every
+// write behind it, so the API's worst windows line up with them.
+func diskSummary(before, after map[histKey]hist) map[string]any {
+	out := map[string]any{}
+	for _, k := range []histKey{{"wal", "fsync"}, {"backend", "commit"}} {
+		if _, ok := after[k]; !ok {
+			continue
+		}
+		name := k.verb + "_" + k.resource
+		out[name] = latencies(map[histKey]hist{k: before[k]}, map[histKey]hist{k: after[k]})[k.verb+" "+k.resource]
+		out[name+"_over_128ms"] = slowerThan(before[k], after[k], 0.128)
+		out[name+"_max_bound"] = maxBound(before[k], after[k])
+	}
+	return out
+}
+
+// slowerThan counts the observations of after−before above bound (a
+// bucket bound of the histogram).
+func slowerThan(before, after hist, bound float64) int {
+	return int(after[math.Inf(1)] - before[math.Inf(1)] - (after[bound] - before[bound]))
+}
+
+// maxBound is the upper bound of the highest bucket after−before has an
+// observation in, so the window's slowest was at most that; "-" when the
+// window has none.
+func maxBound(before, after hist) string {
+	var bounds []float64
+	for le := range after {
+		bounds = append(bounds, le)
+	}
+	sort.Float64s(bounds)
+	top, below := "-", 0.0
+	for _, le := range bounds {
+		c := after[le] - before[le]
+		if c > below {
+			top = time.Duration(le * float64(time.Second)).String()
+			if math.IsInf(le, 1) {
+				top = "∞"
+			}
+		}
+		below = c
+	}
+	return top
 }
 
 type histSummary struct {

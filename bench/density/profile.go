@@ -76,7 +76,7 @@ func (p *profiler) save(ctx context.Context, name, path string, hollow bool) {
 // Each line also gives the window's tails from the server's metrics (see
 // windowTails): a run's overall p99 says how bad the worst moments were,
 // the lines say when they came and what the server was doing then.
-func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, cs kubernetes.Interface, serverPID, hollowPID int, limit int64) {
+func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, src metricsSource, serverPID, hollowPID int, limit int64) {
 	const step = 2 << 30
 	const interval = 30 * time.Second
 	next := int64(step)
@@ -88,7 +88,7 @@ func monitor(ctx context.Context, cancel context.CancelFunc, p *profiler, cs kub
 		last[i] = benchutil.CPUTicks(pid)
 	}
 	lastBusy, lastTotal := benchutil.MachineCPUTicks()
-	tails := &windowTails{cs: cs}
+	tails := &windowTails{src: src}
 	tails.next(ctx)
 	for {
 		select {

@@ -32,10 +32,13 @@ import (
 
 // Server is a skiff server process.
 type Server struct {
-	Log        *os.File // where its output goes; other processes of the run may share it
-	Cmd        *exec.Cmd
-	DataDir    string
-	Port       int
+	Log     *os.File // where its output goes; other processes of the run may share it
+	Cmd     *exec.Cmd
+	DataDir string
+	Port    int
+	// EtcdURL is the embedded etcd's client URL; its /metrics has etcd's
+	// own series (disk, raft), which the API server's /metrics has not.
+	EtcdURL    string
 	Kubeconfig string
 	Started    time.Time
 	// ReadyAfter is the time from exec to /readyz 200.
@@ -55,10 +58,10 @@ func FreePort() int {
 // StartServer runs `bin server` on loopback ports with dataDir (and any
 // extra flags) and waits for /readyz.
 func StartServer(bin, dataDir string, logTo *os.File, extra ...string) (*Server, error) {
-	s := &Server{DataDir: dataDir, Port: FreePort(), Log: logTo}
+	s := &Server{DataDir: dataDir, Port: FreePort(), Log: logTo, EtcdURL: fmt.Sprintf("http://127.0.0.1:%d", FreePort())}
 	args := []string{"server", "--data-dir", dataDir, "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(s.Port),
-		"--embedded-etcd-client-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
+		"--embedded-etcd-client-url", s.EtcdURL,
 		"--embedded-etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", FreePort()),
 		"--log-level", "warn", "--disable-registry", "--disable-agent", "--disable-dns"}
 	args = append(args, extra...)
