@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 // waitServer waits for the server to answer /readyz on the bridge, then
@@ -105,15 +107,7 @@ func (c *Cluster) waitNodesReady(ctx context.Context, timeout time.Duration) err
 
 func nodeReady(nodes []corev1.Node, name string) bool {
 	i := slices.IndexFunc(nodes, func(n corev1.Node) bool { return n.Name == name })
-	if i < 0 {
-		return false
-	}
-	for _, cond := range nodes[i].Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return i >= 0 && controllerutil.IsNodeReady(&nodes[i])
 }
 
 // Delete stops every node, cleans each one up inside its namespace

@@ -43,6 +43,16 @@ func IsPodReady(p *corev1.Pod) bool {
 	return c != nil && c.Status == corev1.ConditionTrue
 }
 
+// IsNodeReady reports whether the node's Ready condition is True.
+func IsNodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
 // PodReadySince returns when the pod last became ready, and false when it
 // is not ready.
 func PodReadySince(p *corev1.Pod) (time.Time, bool) {

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 // LabelExcludeFromLB keeps a node out of every load balancer, as upstream's
@@ -32,7 +34,7 @@ func nodeAddresses(nodes []*corev1.Node, families []corev1.IPFamily) []netip.Add
 	}
 	var ready []*corev1.Node
 	for _, n := range eligible {
-		if nodeReady(n) && !n.Spec.Unschedulable {
+		if controllerutil.IsNodeReady(n) && !n.Spec.Unschedulable {
 			ready = append(ready, n)
 		}
 	}
@@ -80,20 +82,11 @@ func nodeAddress(n *corev1.Node, v4 bool) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // nodeKey is what of a node matters to node IPs mode; a node update that
 // leaves it alone changes no Service.
 func nodeKey(n *corev1.Node) string {
 	s := ""
-	if nodeReady(n) {
+	if controllerutil.IsNodeReady(n) {
 		s += "R"
 	}
 	if n.Spec.Unschedulable {
