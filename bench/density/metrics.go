@@ -24,6 +24,16 @@ type histKey struct{ verb, resource string }
 // hist is a cumulative histogram: upper bound → count.
 type hist map[float64]float64
 
+// bounds are the histogram's bucket bounds, in order.
+func (h hist) bounds() []float64 {
+	b := make([]float64, 0, len(h))
+	for le := range h {
+		b = append(b, le)
+	}
+	sort.Float64s(b)
+	return b
+}
+
 // histograms are the latency series of one /metrics scrape.
 type histograms struct {
 	api  map[histKey]hist // apiserver_request_duration_seconds
@@ -214,13 +224,8 @@ func slowerThan(before, after hist, bound float64) int {
 // observation in, so the window's slowest was at most that; "-" when the
 // window has none.
 func maxBound(before, after hist) string {
-	var bounds []float64
-	for le := range after {
-		bounds = append(bounds, le)
-	}
-	sort.Float64s(bounds)
 	top, below := "-", 0.0
-	for _, le := range bounds {
+	for _, le := range after.bounds() {
 		c := after[le] - before[le]
 		if c > below {
 			top = time.Duration(le * float64(time.Second)).String()
@@ -246,11 +251,7 @@ type histSummary struct {
 func latencies(before, after map[histKey]hist) map[string]histSummary {
 	out := map[string]histSummary{}
 	for k, h := range after {
-		var bounds []float64
-		for le := range h {
-			bounds = append(bounds, le)
-		}
-		sort.Float64s(bounds)
+		bounds := h.bounds()
 		counts := make([]float64, len(bounds))
 		for i, le := range bounds {
 			counts[i] = h[le] - before[k][le]

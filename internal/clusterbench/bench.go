@@ -2,6 +2,7 @@ package clusterbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -103,10 +104,11 @@ func Run(ctx context.Context, cs kubernetes.Interface, host string, o Options) (
 		res.Deleted = deleteNamespace(cs, ns.Name, o.Timeout) == nil
 	}()
 
-	for i, conc := range []int{1, o.Concurrency} {
-		if i > 0 && conc == 1 {
-			break
-		}
+	rounds := []int{1}
+	if o.Concurrency > 1 {
+		rounds = append(rounds, o.Concurrency)
+	}
+	for _, conc := range rounds {
 		o.logf("API calls: %d per verb, %d at a time", o.Ops, conc)
 		res.API = append(res.API, apiCalls(ctx, cs, ns.Name, fmt.Sprintf("c%d", conc), o.Ops, conc)...)
 	}
@@ -115,7 +117,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, host string, o Options) (
 		return res, err
 	}
 	if o.Pods > 0 {
-		if res.Pods, err = podStartup(ctx, cs, ns.Name, o); err != nil {
+		if res.Pods, err = podStartup(ctx, cs, ns.Name, nodes.Items, o); err != nil {
 			return res, fmt.Errorf("pod startup: %w", err)
 		}
 	}
@@ -132,19 +134,20 @@ func Run(ctx context.Context, cs kubernetes.Interface, host string, o Options) (
 func deleteNamespace(cs kubernetes.Interface, ns string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	for err == nil {
-		_, err = cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if err == nil {
-			select {
-			case <-time.After(200 * time.Millisecond):
-			case <-ctx.Done():
-				return fmt.Errorf("namespace %s is still there after %v", ns, timeout)
-			}
-		}
-	}
-	if apierrors.IsNotFound(err) {
+	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); apierrors.IsNotFound(err) {
 		return nil
+	} else if err != nil {
+		return err
+	}
+	err := poll(context.Background(), 200*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if errors.Is(err, errTimeout) {
+		return fmt.Errorf("namespace %s is still there after %v", ns, timeout)
 	}
 	return err
 }

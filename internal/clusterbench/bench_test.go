@@ -11,9 +11,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/skiff-sh/skiff/internal/app"
 	"github.com/skiff-sh/skiff/internal/clusterbench"
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 	"github.com/skiff-sh/skiff/test/framework"
 )
 
@@ -106,18 +108,18 @@ func TestRun(t *testing.T) {
 			Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
 	}()
 	defer func() { stopHollow(); <-hollowDone }()
-	waitFor(t, time.Minute, "two Ready nodes", func() bool {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		l, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		ready := 0
 		for i := 0; err == nil && i < len(l.Items); i++ {
-			for _, c := range l.Items[i].Status.Conditions {
-				if c.Type == "Ready" && c.Status == "True" {
-					ready++
-				}
+			if controllerutil.IsNodeReady(&l.Items[i]) {
+				ready++
 			}
 		}
-		return ready == 2
-	})
+		return ready == 2, nil
+	}); err != nil {
+		t.Fatalf("two Ready nodes: %v", err)
+	}
 
 	var log bytes.Buffer
 	res, err := clusterbench.Run(ctx, cs, s.URL, clusterbench.Options{Ops: 20, Concurrency: 4, Pods: 6, PodRate: 20,
@@ -204,16 +206,5 @@ func TestRunWithoutNodes(t *testing.T) {
 	res, err = clusterbench.Run(ctx, cs, s.URL, clusterbench.Options{Ops: 5, Concurrency: 2, Timeout: 30 * time.Second})
 	if err != nil || res.Pods != nil || len(res.SLOs) != 4 {
 		t.Fatalf("--pods 0: %v, %+v", err, res)
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

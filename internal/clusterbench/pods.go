@@ -2,6 +2,7 @@ package clusterbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -10,11 +11,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 // PodResult is the startup latency of stateless pods.
@@ -38,11 +42,8 @@ const podLabel = "skiff-bench"
 // and measures how long each takes to be scheduled and to run, as seen on
 // a watch. Beforehand one pod per node (up to o.Pods nodes) pulls the
 // image, so the figures exclude pulling as the SLI does.
-func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Options) (*PodResult, error) {
-	nodes, err := schedulableNodes(ctx, cs)
-	if err != nil {
-		return nil, err
-	}
+func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, all []corev1.Node, o Options) (*PodResult, error) {
+	nodes := schedulableNodes(all)
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("no Ready node accepts pods (none is Ready, schedulable and free of NoSchedule taints); run with --pods 0 to measure the API only")
 	}
@@ -72,10 +73,11 @@ func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Optio
 	}
 	defer w.Stop()
 
+	// A pod waits in toSchedule and toRun, under its create call's time,
+	// until the watch shows it bound and running.
 	var mu sync.Mutex
-	created := map[string]time.Time{}
+	toSchedule, toRun := map[string]time.Time{}, map[string]time.Time{}
 	var scheduled, running []time.Duration
-	seen := map[string]bool{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -86,14 +88,13 @@ func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Optio
 			}
 			now := time.Now()
 			mu.Lock()
-			t0, ok := created[p.Name]
-			if ok && p.Spec.NodeName != "" && !seen[p.Name+"/scheduled"] {
-				seen[p.Name+"/scheduled"] = true
+			if t0, ok := toSchedule[p.Name]; ok && p.Spec.NodeName != "" {
 				scheduled = append(scheduled, now.Sub(t0))
+				delete(toSchedule, p.Name)
 			}
-			if ok && allRunning(p) && !seen[p.Name] {
-				seen[p.Name] = true
+			if t0, ok := toRun[p.Name]; ok && allRunning(p) {
 				running = append(running, now.Sub(t0))
+				delete(toRun, p.Name)
 			}
 			all := len(running) == o.Pods
 			mu.Unlock()
@@ -117,7 +118,8 @@ func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Optio
 		next = next.Add(interval)
 		p := benchPod("startup-"+strconv.Itoa(i), "startup", o.Image)
 		mu.Lock()
-		created[p.Name] = time.Now()
+		t0 := time.Now()
+		toSchedule[p.Name], toRun[p.Name] = t0, t0
 		mu.Unlock()
 		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("creating pod %s: %w", p.Name, err)
@@ -133,7 +135,7 @@ func podStartup(ctx context.Context, cs kubernetes.Interface, ns string, o Optio
 	mu.Lock()
 	defer mu.Unlock()
 	if len(running) < o.Pods {
-		return nil, fmt.Errorf("%d of %d pods running after %v; %s", len(running), o.Pods, o.Timeout, pendingPod(ctx, cs, ns, sel, seen))
+		return nil, fmt.Errorf("%d of %d pods running after %v; %s", len(running), o.Pods, o.Timeout, pendingPod(ctx, cs, ns, sel))
 	}
 	res.Startup = Summarize(running, 0)
 	res.Scheduled = Summarize(scheduled, 0)
@@ -179,14 +181,10 @@ func allRunning(p *corev1.Pod) bool {
 
 // schedulableNodes are the nodes a pod without tolerations can run on:
 // Ready, not cordoned, without NoSchedule or NoExecute taints.
-func schedulableNodes(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
-	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
+func schedulableNodes(nodes []corev1.Node) []string {
 	var names []string
-	for _, n := range list.Items {
-		if n.Spec.Unschedulable || !nodeReady(&n) {
+	for i, n := range nodes {
+		if n.Spec.Unschedulable || !controllerutil.IsNodeReady(&nodes[i]) {
 			continue
 		}
 		tainted := false
@@ -197,36 +195,35 @@ func schedulableNodes(ctx context.Context, cs kubernetes.Interface) ([]string, e
 			names = append(names, n.Name)
 		}
 	}
-	return names, nil
+	return names
 }
 
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
+// poll calls cond every interval until it is done or fails, for at most
+// timeout; it returns cond's error, ctx's when ctx ends, or errTimeout.
+func poll(ctx context.Context, interval, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, cond)
+	if err != nil && ctx.Err() == nil && wait.Interrupted(err) {
+		return errTimeout
 	}
-	return false
+	return err
 }
+
+var errTimeout = errors.New("timed out")
 
 // waitServiceAccount waits for the namespace's default ServiceAccount,
 // which admission requires of every pod.
 func waitServiceAccount(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	err := poll(ctx, 100*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		if err == nil {
-			return nil
+		if apierrors.IsNotFound(err) {
+			return false, nil
 		}
-		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
-			return fmt.Errorf("the default ServiceAccount of %s: %w", ns, err)
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("the default ServiceAccount of %s: %w", ns, err)
 	}
+	return nil
 }
 
 // warm runs one pod of the image on each node, bound there directly,
@@ -241,61 +238,47 @@ func warm(ctx context.Context, cs kubernetes.Interface, ns string, nodes []strin
 			return fmt.Errorf("creating pod %s on node %s: %w", p.Name, n, err)
 		}
 	}
-	sel := podLabel + "=warm"
-	deadline := time.Now().Add(o.Timeout)
-	for {
-		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil {
-			return err
-		}
-		ready := 0
-		for i := range list.Items {
+	sel := metav1.ListOptions{LabelSelector: podLabel + "=warm"}
+	ready := 0
+	err := poll(ctx, 200*time.Millisecond, o.Timeout, func(ctx context.Context) (bool, error) {
+		list, err := pods.List(ctx, sel)
+		ready = 0
+		for i := 0; err == nil && i < len(list.Items); i++ {
 			if allRunning(&list.Items[i]) {
 				ready++
 			}
 		}
-		if ready == len(nodes) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pulling %s: %d of %d pods running after %v; %s", o.Image, ready, len(nodes), o.Timeout, pendingPod(ctx, cs, ns, sel, nil))
-		}
-		select {
-		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return ready == len(nodes), err
+	})
+	if errors.Is(err, errTimeout) {
+		return fmt.Errorf("pulling %s: %d of %d pods running after %v; %s", o.Image, ready, len(nodes), o.Timeout, pendingPod(ctx, cs, ns, sel.LabelSelector))
 	}
-	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{LabelSelector: sel}); err != nil {
+	if err != nil {
+		return err
+	}
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, sel); err != nil {
 		return err
 	}
 	// The measured pods start on nodes that are not stopping containers.
-	for time.Now().Before(deadline) {
-		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-		if err != nil {
-			return err
-		}
-		if len(list.Items) == 0 {
-			return nil
-		}
-		select {
-		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	err = poll(ctx, 200*time.Millisecond, o.Timeout, func(ctx context.Context) (bool, error) {
+		list, err := pods.List(ctx, sel)
+		return err == nil && len(list.Items) == 0, err
+	})
+	if errors.Is(err, errTimeout) {
+		return fmt.Errorf("the pods that pulled %s are not gone after %v", o.Image, o.Timeout)
 	}
-	return fmt.Errorf("the pods that pulled %s are not gone after %v", o.Image, o.Timeout)
+	return err
 }
 
-// pendingPod describes one pod of sel that has not run (skipping the
-// names in done), for an error message.
-func pendingPod(ctx context.Context, cs kubernetes.Interface, ns, sel string, done map[string]bool) string {
+// pendingPod describes one pod of sel that is not running, for an error
+// message.
+func pendingPod(ctx context.Context, cs kubernetes.Interface, ns, sel string) string {
 	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return "listing them: " + err.Error()
 	}
 	for _, p := range list.Items {
-		if done[p.Name] || allRunning(&p) {
+		if allRunning(&p) {
 			continue
 		}
 		s := fmt.Sprintf("pod %s: phase %s", p.Name, p.Status.Phase)
