@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	"k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/skiff-sh/skiff/internal/apiserver/resources"
@@ -90,7 +89,7 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 	}
 
 	var err error
-	tc := noManagedFieldsConverter{applyconfigurations.NewTypeConverter(s.scheme)}
+	tc := newNoManagedFieldsConverter(s.scheme)
 	if ep.fieldManager, ep.statusFieldManager, err = newFieldManagers(s.scheme, res, ep.gvk, tc); err != nil {
 		return nil, err
 	}

@@ -2,13 +2,19 @@ package apiserver
 
 import (
 	"reflect"
+	"slices"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
 // noManagedFieldsConverter is the field manager's type converter, minus
@@ -31,12 +37,54 @@ import (
 // Apply builds its result from the converted live object, without the
 // managedFields then; the field manager sets them on that result from
 // what it recorded, as it does for every write.
+//
+// An update's conversions (the stored object and the new one, both with
+// duplicates allowed) of a built-in type's Go struct also skip the
+// schema walk that checks the value against the type it converts to: a
+// sixth of the server's field manager time and 6% of its CPU late in a
+// 1,000-node churn. With duplicates allowed, that walk cannot fail on a
+// built-in type's struct: the schema is generated from these same Go
+// types, so a struct has no field the schema lacks and no scalar of
+// another kind, and repeated keys and list items without a key pass it
+// (TestNoManagedFieldsConverterSameOddLists). Apply's patch, where duplicates are an error, and unstructured objects
+// (custom resources, checked against a schema their authors wrote) keep
+// the walk. The first conversion of each kind is checked in full; it
+// gives the schema and type the later ones use.
 type noManagedFieldsConverter struct {
 	managedfields.TypeConverter
+	kinds *sync.Map // schema.GroupVersionKind -> typedKind
+}
+
+type typedKind struct {
+	schema  *smdschema.Schema
+	typeRef smdschema.TypeRef
+}
+
+// newNoManagedFieldsConverter is the type converter of scheme's built-in
+// types, as the field managers use it.
+func newNoManagedFieldsConverter(scheme *runtime.Scheme) noManagedFieldsConverter {
+	return noManagedFieldsConverter{TypeConverter: applyconfigurations.NewTypeConverter(scheme), kinds: &sync.Map{}}
 }
 
 func (c noManagedFieldsConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
-	return c.TypeConverter.ObjectToTyped(withoutManagedFields(obj), opts...)
+	obj = withoutManagedFields(obj)
+	if _, ok := obj.(*unstructured.Unstructured); ok || !slices.Contains(opts, typed.AllowDuplicates) {
+		return c.TypeConverter.ObjectToTyped(obj, opts...)
+	}
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	if k, ok := c.kinds.Load(gvk); ok {
+		v, err := value.NewValueReflect(obj)
+		if err != nil {
+			return nil, err
+		}
+		k := k.(typedKind)
+		return typed.AsTypedUnvalidated(v, k.schema, k.typeRef), nil
+	}
+	tv, err := c.TypeConverter.ObjectToTyped(obj, opts...)
+	if err == nil && gvk != (schema.GroupVersionKind{}) {
+		c.kinds.Store(gvk, typedKind{schema: tv.Schema(), typeRef: tv.TypeRef()})
+	}
+	return tv, err
 }
 
 // withoutManagedFields is obj, or when it has managedFields a shallow

@@ -49,7 +49,7 @@ func fmPod(mutate func(*corev1.Pod)) *corev1.Pod {
 // live objects left as they were.
 func TestNoManagedFieldsConverterSameManagedFields(t *testing.T) {
 	plainMain, plainStatus := podFieldManagers(t, applyconfigurations.NewTypeConverter(newScheme()))
-	oursMain, oursStatus := podFieldManagers(t, noManagedFieldsConverter{applyconfigurations.NewTypeConverter(newScheme())})
+	oursMain, oursStatus := podFieldManagers(t, newNoManagedFieldsConverter(newScheme()))
 
 	type step struct {
 		name    string
@@ -158,6 +158,73 @@ func TestNoManagedFieldsConverterSameManagedFields(t *testing.T) {
 	}
 }
 
+// TestNoManagedFieldsConverterSameOddLists: the updates a schema check
+// could object to, with duplicates allowed as updates allow them (the
+// same key twice, a set with a repeated value, list items without one of
+// their keys), go through skiff's converter, which checks only a kind's
+// first conversion in full, as through upstream's: no error from either,
+// and the same object and managedFields.
+func TestNoManagedFieldsConverterSameOddLists(t *testing.T) {
+	plainMain, plainStatus := podFieldManagers(t, applyconfigurations.NewTypeConverter(newScheme()))
+	ours := newNoManagedFieldsConverter(newScheme())
+	oursMain, oursStatus := podFieldManagers(t, ours)
+	ts := metav1.NewTime(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+	write := func(fm *managedfields.FieldManager, live, next *corev1.Pod) *corev1.Pod {
+		t.Helper()
+		if _, err := fm.Update(live, next.DeepCopy(), "kubectl-edit"); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := fm.UpdateNoErrors(live, next.DeepCopy(), "kubectl-edit").(*corev1.Pod)
+		if !ok {
+			t.Fatal("not a pod")
+		}
+		for i := range p.ManagedFields {
+			p.ManagedFields[i].Time = &ts
+		}
+		return p
+	}
+	empty := &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
+	plainLive, oursLive := write(plainMain, empty, fmPod(nil)), write(oursMain, empty, fmPod(nil))
+	// The steps below take the unchecked path.
+	if _, ok := ours.kinds.Load(corev1.SchemeGroupVersion.WithKind("Pod")); !ok {
+		t.Fatal("the first conversion did not record the pod's schema type")
+	}
+	for _, c := range []struct {
+		name   string
+		status bool
+		mutate func(*corev1.Pod)
+	}{
+		{"the same env name twice", false, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "A", Value: "2"}}
+		}},
+		{"a finalizer twice", false, func(p *corev1.Pod) { p.Finalizers = []string{"x/y", "x/y"} }},
+		{"an image pull secret without a name", false, func(p *corev1.Pod) {
+			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{}}
+		}},
+		{"a port without its protocol", false, func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80}, {ContainerPort: 80}}
+		}},
+		{"a condition without a type", true, func(p *corev1.Pod) { p.Status.Conditions = []corev1.PodCondition{{}, {}} }},
+	} {
+		next := func(live *corev1.Pod) *corev1.Pod {
+			p := live.DeepCopy()
+			c.mutate(p)
+			return p
+		}
+		pm, om := plainMain, oursMain
+		if c.status {
+			pm, om = plainStatus, oursStatus
+		}
+		plainLive, oursLive = write(pm, plainLive, next(plainLive)), write(om, oursLive, next(oursLive))
+		if !equality.Semantic.DeepEqual(plainLive, oursLive) {
+			t.Fatalf("%s: upstream's converter gave\n%+v\nskiff's gave\n%+v", c.name, plainLive, oursLive)
+		}
+		if len(oursLive.ManagedFields) == 0 {
+			t.Fatalf("%s: no managedFields", c.name)
+		}
+	}
+}
+
 func TestWithoutManagedFieldsLeavesTheObject(t *testing.T) {
 	p := benchPods(1, time.Now()).Items[0]
 	p.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
@@ -191,7 +258,7 @@ func BenchmarkPodStatusFieldManager(b *testing.B) {
 		tc   managedfields.TypeConverter
 	}{
 		{"upstream", applyconfigurations.NewTypeConverter(newScheme())},
-		{"skiff", noManagedFieldsConverter{applyconfigurations.NewTypeConverter(newScheme())}},
+		{"skiff", newNoManagedFieldsConverter(newScheme())},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			_, status := podFieldManagers(b, c.tc)
