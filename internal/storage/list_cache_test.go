@@ -494,6 +494,19 @@ func TestCacheWatchOwnStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	// The store opens its etcd watch in the background; wait for it, so
+	// that it is on a stream before the list below asks for progress.
+	seen := func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.watches[prefix+"/other/"]) > 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); !seen(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the direct watch never reached etcd")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	// The pods' prefix is idle while etcd moves on: a consistent list
 	// needs a progress notification on the shared watch's stream.
