@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
 	smdschema "sigs.k8s.io/structured-merge-diff/v6/schema"
@@ -52,7 +51,7 @@ import (
 // gives the schema and type the later ones use.
 type noManagedFieldsConverter struct {
 	managedfields.TypeConverter
-	kinds *sync.Map // schema.GroupVersionKind -> typedKind
+	kinds *sync.Map // the kind's GroupVersionKind -> typedKind
 }
 
 type typedKind struct {
@@ -80,8 +79,10 @@ func (c noManagedFieldsConverter) ObjectToTyped(obj runtime.Object, opts ...type
 		k := k.(typedKind)
 		return typed.AsTypedUnvalidated(v, k.schema, k.typeRef), nil
 	}
+	// The record is keyed as upstream's converter looks the type up: by
+	// the kind alone (an unknown or empty one fails there, unrecorded).
 	tv, err := c.TypeConverter.ObjectToTyped(obj, opts...)
-	if err == nil && gvk != (schema.GroupVersionKind{}) {
+	if err == nil {
 		c.kinds.Store(gvk, typedKind{schema: tv.Schema(), typeRef: tv.TypeRef()})
 	}
 	return tv, err

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -496,16 +497,12 @@ func TestCacheWatchOwnStream(t *testing.T) {
 	defer w.Stop()
 	// The store opens its etcd watch in the background; wait for it, so
 	// that it is on a stream before the list below asks for progress.
-	seen := func() bool {
+	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return len(rec.watches[prefix+"/other/"]) > 0
-	}
-	for deadline := time.Now().Add(10 * time.Second); !seen(); {
-		if time.Now().After(deadline) {
-			t.Fatal("the direct watch never reached etcd")
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(rec.watches[prefix+"/other/"]) > 0, nil
+	}); err != nil {
+		t.Fatalf("the direct watch never reached etcd: %v", err)
 	}
 
 	// The pods' prefix is idle while etcd moves on: a consistent list
