@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -413,48 +414,55 @@ func TestSharedWatchJoinsMidStream(t *testing.T) {
 		}
 		done <- out
 	}()
-	// Each joiner reads as it goes (one that does not is cut as slow),
-	// until the last write or a quiet second.
+	// Each joiner reads as it goes, until the last write or a quiet
+	// second. One that falls behind anyway (a loaded machine) is cut as
+	// slow and resumes from the last revision it got, as a client does.
 	last := fmt.Sprintf("p%03d", writes-1)
+	collect := func(w watch.Interface) (got []string, cut bool) {
+		defer w.Stop()
+		for {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					return got, true
+				}
+				if ev.Type == watch.Bookmark {
+					continue
+				}
+				got = append(got, summary(ev))
+				if pod, isPod := ev.Object.(*corev1.Pod); isPod && pod.Name == last {
+					// Anything beyond the last write would show here.
+					select {
+					case ev := <-w.ResultChan():
+						if ev.Type != watch.Bookmark {
+							got = append(got, summary(ev))
+						}
+					case <-time.After(20 * time.Millisecond):
+					}
+					return got, false
+				}
+			case <-time.After(time.Second):
+				return got, false
+			}
+		}
+	}
+	type result struct {
+		got []string
+		cut bool
+	}
 	type joiner struct {
 		from int64
-		got  chan []string
+		res  chan result
 	}
 	var js []joiner
 	for range joiners {
 		rv := s.revision(t)
 		from, _ := strconv.ParseInt(rv, 10, 64)
-		j := joiner{from, make(chan []string, 1)}
+		j := joiner{from, make(chan result, 1)}
 		w := s.watch(t, rv, nil)
 		go func() {
-			var got []string
-			defer func() { j.got <- got }()
-			for {
-				select {
-				case ev, ok := <-w.ResultChan():
-					if !ok {
-						got = append(got, "closed")
-						return
-					}
-					if ev.Type == watch.Bookmark {
-						continue
-					}
-					got = append(got, summary(ev))
-					if pod, isPod := ev.Object.(*corev1.Pod); isPod && pod.Name == last {
-						// Anything beyond the last write would show here.
-						select {
-						case ev := <-w.ResultChan():
-							if ev.Type != watch.Bookmark {
-								got = append(got, summary(ev))
-							}
-						case <-time.After(20 * time.Millisecond):
-						}
-						return
-					}
-				case <-time.After(time.Second):
-					return
-				}
-			}
+			got, cut := collect(w)
+			j.res <- result{got, cut}
 		}()
 		js = append(js, j)
 		time.Sleep(time.Millisecond)
@@ -467,7 +475,22 @@ func TestSharedWatchJoinsMidStream(t *testing.T) {
 				want = append(want, fmt.Sprintf("ADDED %s@%d", w.name, w.rev))
 			}
 		}
-		if got := <-j.got; fmt.Sprint(got) != fmt.Sprint(want) {
+		r := <-j.res
+		got := r.got
+		for r.cut {
+			from := strconv.FormatInt(j.from, 10)
+			if len(got) > 0 {
+				from = got[len(got)-1][strings.LastIndex(got[len(got)-1], "@")+1:]
+			}
+			t.Logf("joiner %d was cut as slow after %d events; resuming from %s", i, len(got), from)
+			var more []string
+			more, cut := collect(s.watch(t, from, nil))
+			if cut && len(more) == 0 {
+				t.Fatalf("joiner %d: the watch resumed from %s was cut before its first event", i, from)
+			}
+			got, r.cut = append(got, more...), cut
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("joiner %d from %d got %d events, want %d:\n got %v\nwant %v", i, j.from, len(got), len(want), got, want)
 		}
 	}
