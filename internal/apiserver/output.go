@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"sigs.k8s.io/yaml"
+
+	"github.com/skiff-sh/skiff/internal/jsonenc"
 )
 
 // writeObject encodes obj in the negotiated media type (JSON unless the
@@ -47,7 +49,7 @@ func (s *Server) encode(w http.ResponseWriter, mediaType string, code int, obj r
 		w.WriteHeader(code)
 		_, _ = w.Write(data)
 	default:
-		data, err := json.Marshal(obj)
+		data, err := jsonenc.Marshal(obj)
 		if err != nil {
 			st := statusOf(err)
 			data, _ = json.Marshal(&st)

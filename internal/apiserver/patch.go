@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
+	"github.com/skiff-sh/skiff/internal/jsonenc"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -66,7 +67,7 @@ func (s *Server) servePatch(ctx context.Context, w http.ResponseWriter, r *http.
 func (s *Server) applyPatch(ep *endpoint, pt types.PatchType, current runtime.Object, patch []byte, fieldValidation string,
 	gvk schema.GroupVersionKind, newFn func() runtime.Object) (runtime.Object, []string, error) {
 	current.GetObjectKind().SetGroupVersionKind(gvk)
-	original, err := json.Marshal(current)
+	original, err := jsonenc.Marshal(current)
 	if err != nil {
 		return nil, nil, apierrors.NewInternalError(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/skiff-sh/skiff/internal/jsonenc"
 )
 
 var defaultTableColumns = []metav1.TableColumnDefinition{
@@ -80,13 +82,13 @@ func (b *tableBuilder) row(item runtime.Object) (metav1.TableRow, error) {
 		}
 		p := &metav1.PartialObjectMetadata{ObjectMeta: om}
 		p.Kind, p.APIVersion = "PartialObjectMetadata", "meta.k8s.io/v1"
-		raw, err := json.Marshal(p)
+		raw, err := jsonenc.Marshal(p)
 		if err != nil {
 			return row, err
 		}
 		row.Object.Raw = raw
 	case metav1.IncludeObject:
-		raw, err := json.Marshal(withKind(item, b.gvk))
+		raw, err := jsonenc.Marshal(withKind(item, b.gvk))
 		if err != nil {
 			return row, err
 		}
@@ -179,7 +181,7 @@ func writeJSONTable(w io.Writer, b *tableBuilder, list runtime.Object, version s
 // json.Marshal would scan it again to compact it, which for a pod's
 // metadata is most of the cost of a row.
 func writeJSONRow(w *bufio.Writer, row *metav1.TableRow) error {
-	cells, err := json.Marshal(row.Cells)
+	cells, err := jsonenc.Marshal(row.Cells)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -68,4 +69,22 @@ func BenchmarkJSONTablePods(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(list.Items)), "ns/pod")
+}
+
+// BenchmarkJSONListPods measures the server's side of a JSON list of
+// pods (kubectl get --raw, controller-runtime's informers), per pod.
+func BenchmarkJSONListPods(b *testing.B) {
+	list := benchPods(10000, time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	list.Kind, list.APIVersion = "PodList", "v1"
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := writeJSONList(io.Discard, list, items, list); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(items)), "ns/pod")
 }

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/skiff-sh/skiff/internal/jsonenc"
 )
 
 // A watch stream is a sequence of metav1.WatchEvent frames in the
@@ -78,7 +80,7 @@ func (jsonWatchEncoder) ContentType() string { return mediaJSON }
 // through metav1.WatchEvent would make encoding/json re-validate and
 // compact the already encoded object.
 func (jsonWatchEncoder) Encode(typ watch.EventType, obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
-	data, err := json.Marshal(withKind(obj, gvk))
+	data, err := jsonenc.Marshal(withKind(obj, gvk))
 	if err != nil {
 		return nil, err
 	}
