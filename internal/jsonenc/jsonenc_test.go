@@ -467,3 +467,25 @@ func benchPod() *corev1.Pod {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkFieldsV1Check is the check of one managedFields entry, against
+// the scan encoding/json makes of it (json.Compact).
+func BenchmarkFieldsV1Check(b *testing.B) {
+	raw := benchPod().ManagedFields[0].FieldsV1.Raw
+	b.Run("jsonenc", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			if !compactAndSafe(raw) {
+				b.Fatal("rejected")
+			}
+		}
+	})
+	b.Run("json.Compact", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		var buf bytes.Buffer
+		for b.Loop() {
+			buf.Reset()
+			_ = json.Compact(&buf, raw)
+		}
+	})
+}

@@ -15,6 +15,19 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// inString marks the bytes a string may hold that need no closer look
+// from the checker: not a control byte, quote, backslash, < > &, or 0xE2.
+var inString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		switch c {
+		case '"', '\\', '<', '>', '&', 0xe2:
+		default:
+			t[c] = true
+		}
+	}
+	return t
+}()
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s quoted as encoding/json quotes strings: the
@@ -169,6 +182,9 @@ func (p *checker) str() bool {
 		return false
 	}
 	for p.i++; p.i < len(p.data); p.i++ {
+		if inString[p.data[p.i]] {
+			continue
+		}
 		switch c := p.data[p.i]; {
 		case c == '"':
 			p.i++
