@@ -15,12 +15,22 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// readBody reads the request body within the size limit.
+// readBody reads the request body within the size limit. A body of
+// declared length (what client-go sends) is read into one buffer of that
+// size; net/http holds the client to the length, and withBodyLimit has
+// checked it against the limit.
 func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	data, err := io.ReadAll(r.Body)
+	var data []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		data = make([]byte, n)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(r.Body)
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
