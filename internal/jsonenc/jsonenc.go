@@ -101,6 +101,13 @@ const maxDepth = 1000
 
 var errTooDeep = errors.New("jsonenc: value too deep")
 
+// null writes JSON's null: what a nil pointer, slice, map or interface,
+// or a zero metav1.Time, encodes as.
+func (e *encodeState) null() error {
+	e.buf = append(e.buf, "null"...)
+	return nil
+}
+
 // An encodeFn appends v's encoding to e.buf.
 type encodeFn func(e *encodeState, v reflect.Value) error
 
@@ -255,8 +262,7 @@ func encodeString(e *encodeState, v reflect.Value) error {
 
 func encodeInterface(e *encodeState, v reflect.Value) error {
 	if v.IsNil() {
-		e.buf = append(e.buf, "null"...)
-		return nil
+		return e.null()
 	}
 	if e.depth++; e.depth > maxDepth {
 		return errTooDeep
@@ -271,8 +277,7 @@ func (b *builder) pointerEncoder(t reflect.Type) encodeFn {
 	elem := b.encoder(t.Elem())
 	return func(e *encodeState, v reflect.Value) error {
 		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
-			return nil
+			return e.null()
 		}
 		if e.depth++; e.depth > maxDepth {
 			return errTooDeep
@@ -293,8 +298,7 @@ func (b *builder) sliceEncoder(t reflect.Type) encodeFn {
 	elem := b.encoder(t.Elem())
 	return func(e *encodeState, v reflect.Value) error {
 		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
-			return nil
+			return e.null()
 		}
 		return encodeElems(e, v, elem)
 	}
@@ -321,8 +325,7 @@ func encodeElems(e *encodeState, v reflect.Value, elem encodeFn) error {
 
 func encodeBytes(e *encodeState, v reflect.Value) error {
 	if v.IsNil() {
-		e.buf = append(e.buf, "null"...)
-		return nil
+		return e.null()
 	}
 	e.buf = append(e.buf, '"')
 	e.buf = base64.StdEncoding.AppendEncode(e.buf, v.Bytes())
@@ -344,8 +347,7 @@ func (b *builder) mapEncoder(t reflect.Type) encodeFn {
 	elem := b.encoder(t.Elem())
 	return func(e *encodeState, v reflect.Value) error {
 		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
-			return nil
+			return e.null()
 		}
 		if e.depth++; e.depth > maxDepth {
 			return errTooDeep
@@ -379,8 +381,7 @@ func (b *builder) mapEncoder(t reflect.Type) encodeFn {
 // encodeStringMap is labels and annotations, without reflection.
 func encodeStringMap(e *encodeState, v reflect.Value) error {
 	if v.IsNil() {
-		e.buf = append(e.buf, "null"...)
-		return nil
+		return e.null()
 	}
 	if !v.CanInterface() {
 		return errors.New("jsonenc: unexported value")
@@ -617,8 +618,7 @@ func encodeTime(e *encodeState, v reflect.Value) error {
 		t = v.Interface().(metav1.Time)
 	}
 	if t.IsZero() {
-		e.buf = append(e.buf, "null"...)
-		return nil
+		return e.null()
 	}
 	e.buf = append(e.buf, '"')
 	e.buf = t.UTC().AppendFormat(e.buf, time.RFC3339)

@@ -122,17 +122,8 @@ func (p *checker) value(depth int) bool {
 			if !p.value(depth + 1) {
 				return false
 			}
-			if p.i >= len(p.data) {
-				return false
-			}
-			switch p.data[p.i] {
-			case ',':
-				p.i++
-			case '}':
-				p.i++
-				return true
-			default:
-				return false
+			if more, ok := p.after('}'); !more {
+				return ok
 			}
 		}
 	case c == '[':
@@ -145,17 +136,8 @@ func (p *checker) value(depth int) bool {
 			if !p.value(depth + 1) {
 				return false
 			}
-			if p.i >= len(p.data) {
-				return false
-			}
-			switch p.data[p.i] {
-			case ',':
-				p.i++
-			case ']':
-				p.i++
-				return true
-			default:
-				return false
+			if more, ok := p.after(']'); !more {
+				return ok
 			}
 		}
 	case c == '"':
@@ -165,6 +147,24 @@ func (p *checker) value(depth int) bool {
 	default:
 		return p.literal("true") || p.literal("false") || p.literal("null")
 	}
+}
+
+// after reads what follows a member of an object or array: a comma
+// (more members follow) or the closing byte (ok, the value ends here);
+// anything else ends the value as invalid.
+func (p *checker) after(closing byte) (more, ok bool) {
+	if p.i >= len(p.data) {
+		return false, false
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case closing:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 func (p *checker) literal(word string) bool {
