@@ -1,8 +1,11 @@
 package apiserver
 
 import (
+	"encoding"
+	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -134,3 +137,181 @@ func withoutManagedFields(obj runtime.Object) runtime.Object {
 }
 
 var objectMetaType = reflect.TypeFor[metav1.ObjectMeta]()
+
+// updateManagedFields records an update's managedFields on obj, exactly
+// as fm.UpdateNoErrors(live, obj, manager) does, and returns obj.
+//
+// The field manager compares the whole stored object with the whole new
+// one, through structured-merge-diff's reflection of both: 7.5% of the
+// server's CPU in a 1,000-node churn. Most updates leave a top-level
+// part as it was: a status update carries the stored spec (copied, so
+// its slices and maps are the stored ones), a spec update the stored
+// status, a graceful delete both, and most of the metadata stays. A part
+// equal in the two objects adds nothing to the comparison (no path in it
+// is added, removed or modified), and nothing else the field manager
+// does on an update reads the objects but for a few metadata fields
+// (metaKept): its other steps work on the managers' field sets, and
+// reconciling those with the schema reads the type, not the value. So
+// the field manager is given shallow copies of both objects with their
+// equal parts left out, and its result, obj's new managedFields, is the
+// same. For a running pod's status update that is a third less time and
+// a quarter fewer allocations (BenchmarkPodStatusFieldManager).
+//
+// What counts as equal is reflect.DeepEqual, which is stricter than the
+// comparison (it also tells nil from empty and compares caches), so a
+// part the comparison would call equal may stay in, never the reverse.
+// The copies are used only when every manager recorded in either object
+// works in the field manager's own version (version): for another
+// version the field manager compares conversions of the objects, and a
+// conversion may read one part to write another.
+func updateManagedFields(fm *managedfields.FieldManager, version string, live, obj runtime.Object, manager string) runtime.Object {
+	l, o, ok := withoutEqualParts(live, obj, version)
+	if !ok {
+		return fm.UpdateNoErrors(live, obj, manager)
+	}
+	out, err := meta.Accessor(fm.UpdateNoErrors(l, o, manager))
+	acc, err2 := meta.Accessor(obj)
+	if err != nil || err2 != nil {
+		return fm.UpdateNoErrors(live, obj, manager)
+	}
+	acc.SetManagedFields(out.GetManagedFields())
+	return obj
+}
+
+// withoutEqualParts returns shallow copies of live and obj, two pointers
+// to one API struct type (embedding ObjectMeta), with the parts equal in
+// the two zeroed in both; ok is false when no part is equal or the
+// objects do not qualify (see updateManagedFields). A part is a field of
+// the object other than the embedded TypeMeta, a field of its metadata
+// other than metaKept, or, when the two differ in a field that is a
+// plain struct (see descendable), a field of that, to partsDepth levels:
+// of a pod's status update, every status field the update leaves as it
+// was. Zeroing a field in both
+// copies leaves its struct present in both, as the comparison sees
+// structs: a struct field is omitted only under omitzero, and
+// descendable refuses those. live and obj are not changed.
+func withoutEqualParts(live, obj runtime.Object, version string) (l, o runtime.Object, ok bool) {
+	lv, ov := reflect.ValueOf(live), reflect.ValueOf(obj)
+	if lv.Kind() != reflect.Pointer || lv.Type() != ov.Type() || lv.IsNil() || ov.IsNil() || lv.Elem().Kind() != reflect.Struct {
+		return nil, nil, false
+	}
+	t := lv.Elem().Type()
+	if f, ok := t.FieldByName("ObjectMeta"); !ok || !f.Anonymous || f.Type != objectMetaType {
+		return nil, nil, false // unstructured, or a shape the API types do not have
+	}
+	if !managersAt(live, version) || !managersAt(obj, version) {
+		return nil, nil, false
+	}
+	lc, oc := reflect.New(t), reflect.New(t)
+	lc.Elem().Set(lv.Elem())
+	oc.Elem().Set(ov.Elem())
+	zeroed := zeroEqualParts(lv.Elem(), ov.Elem(), lc.Elem(), oc.Elem(), 1, nil)
+	m := metaIndex(t)
+	if zeroEqualParts(lv.Elem().FieldByIndex(m), ov.Elem().FieldByIndex(m), lc.Elem().FieldByIndex(m), oc.Elem().FieldByIndex(m), partsDepth, metaKept) {
+		zeroed = true
+	}
+	if !zeroed {
+		return nil, nil, false
+	}
+	l, lok := lc.Interface().(runtime.Object)
+	o, ook := oc.Interface().(runtime.Object)
+	return l, o, lok && ook
+}
+
+// partsDepth is how deep withoutEqualParts looks for equal parts: a
+// Deployment's spec.template.spec is three levels down.
+const partsDepth = 3
+
+// metaKept are the metadata fields the field manager reads on an
+// update (the managers' entries, the stored object's uid, and the name
+// and namespace its errors give), which withoutEqualParts keeps.
+var metaKept = []string{"ManagedFields", "UID", "Name", "Namespace"}
+
+// metaIndex is the index of the embedded ObjectMeta in the struct type t.
+func metaIndex(t reflect.Type) []int {
+	f, _ := t.FieldByName("ObjectMeta")
+	return f.Index
+}
+
+// zeroEqualParts zeroes in lc and oc, copies of the addressable structs
+// lv and ov, each exported field other than embedded ones and those
+// named in keep that lv and ov hold equal, and descends into the plain
+// struct fields they do not, to partsDepth. It reports whether it zeroed
+// any.
+func zeroEqualParts(lv, ov, lc, oc reflect.Value, depth int, keep []string) bool {
+	zeroed := false
+	t := lv.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous || !f.IsExported() || slices.Contains(keep, f.Name) {
+			continue
+		}
+		lf, of := lv.Field(i), ov.Field(i)
+		if lf.IsZero() && of.IsZero() {
+			continue // nothing to leave out
+		}
+		if equalPart(lf, of) {
+			lc.Field(i).SetZero()
+			oc.Field(i).SetZero()
+			zeroed = true
+		} else if depth < partsDepth && descendable(f) {
+			zeroed = zeroEqualParts(lf, of, lc.Field(i), oc.Field(i), depth+1, nil) || zeroed
+		}
+	}
+	return zeroed
+}
+
+// equalPart reports whether two addressable values of one type are equal
+// by reflect.DeepEqual, comparing scalars directly.
+func equalPart(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	}
+	return reflect.DeepEqual(a.Addr().Interface(), b.Addr().Interface())
+}
+
+var (
+	jsonMarshalerType    = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType    = reflect.TypeFor[encoding.TextMarshaler]()
+	unstructuredConvType = reflect.TypeFor[value.UnstructuredConverter]()
+)
+
+// descendable reports whether withoutEqualParts may zero fields inside
+// the struct field f: a struct held by value, that structured-merge-diff
+// reflects field by field (no marshaler of its own: zeroing IntOrString's
+// shared Type while its StrVal differs would change what it says) and
+// never omits (no omitzero).
+func descendable(f reflect.StructField) bool {
+	if f.Type.Kind() != reflect.Struct {
+		return false
+	}
+	for _, opt := range strings.Split(f.Tag.Get("json"), ",")[1:] {
+		if opt == "omitzero" {
+			return false
+		}
+	}
+	p := reflect.PointerTo(f.Type)
+	return !p.Implements(jsonMarshalerType) && !p.Implements(textMarshalerType) && !p.Implements(unstructuredConvType)
+}
+
+// managersAt reports whether every managedFields entry of obj is in
+// version.
+func managersAt(obj runtime.Object, version string) bool {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	for _, e := range acc.GetManagedFields() {
+		if e.APIVersion != version {
+			return false
+		}
+	}
+	return true
+}

@@ -1,15 +1,21 @@
 package apiserver
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
 
@@ -249,24 +255,35 @@ func TestWithoutManagedFieldsLeavesTheObject(t *testing.T) {
 
 // BenchmarkPodStatusFieldManager is a kubelet's status update of a
 // running pod with the managedFields of its controller and kubelet, as
-// the field manager sees it, with upstream's converter and with skiff's.
+// the field manager sees it (the new object carrying the stored spec, as
+// the status path copies it): with upstream's converter, with skiff's,
+// and with skiff's through updateManagedFields, as the server calls it.
 func BenchmarkPodStatusFieldManager(b *testing.B) {
 	live := benchPods(1, time.Now()).Items[0]
 	live.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
 	for _, c := range []struct {
-		name string
-		tc   managedfields.TypeConverter
+		name  string
+		tc    managedfields.TypeConverter
+		parts bool
 	}{
-		{"upstream", applyconfigurations.NewTypeConverter(newScheme())},
-		{"skiff", newNoManagedFieldsConverter(newScheme())},
+		{"upstream", applyconfigurations.NewTypeConverter(newScheme()), false},
+		{"skiff", newNoManagedFieldsConverter(newScheme()), false},
+		{"skiff-without-equal-parts", newNoManagedFieldsConverter(newScheme()), true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			_, status := podFieldManagers(b, c.tc)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				next := live.DeepCopy()
+				next.Spec = live.Spec
 				next.Status.Conditions[0].LastTransitionTime = metav1.NewTime(time.Unix(int64(i), 0))
-				if out := status.UpdateNoErrors(&live, next, "kubelet"); out == nil {
+				var out runtime.Object
+				if c.parts {
+					out = updateManagedFields(status, "v1", &live, next, "kubelet")
+				} else {
+					out = status.UpdateNoErrors(&live, next, "kubelet")
+				}
+				if out == nil {
 					b.Fatal("no object")
 				}
 			}
@@ -307,5 +324,243 @@ func TestKeepManagedFieldsIfUnchanged(t *testing.T) {
 		if got := obj.ManagedFields[0]; !got.Time.Equal(c.wantTime) || string(got.FieldsV1.Raw) != c.wantSet {
 			t.Errorf("%s: entry at %v with %s, want %v with %s", c.name, got.Time, got.FieldsV1.Raw, c.wantTime, c.wantSet)
 		}
+	}
+}
+
+// TestUpdateManagedFieldsSameAsFieldManager runs random sequences of pod
+// and Deployment writes (status updates carrying the stored spec, as the
+// server's status path copies it, or a decoded copy of it; updates of
+// images, labels, annotations, tolerations nil or empty, resources,
+// finalizers and a graceful delete; no-op writes; clients that drop
+// managedFields or send an entry of another version; several managers)
+// through the field manager as it is and through updateManagedFields,
+// which gives it the objects without their equal parts, and requires the
+// same object from both at every step, with the stored object and, but
+// for its managedFields, the new one left as they were.
+func TestUpdateManagedFieldsSameAsFieldManager(t *testing.T) {
+	podMain, podStatus := podFieldManagers(t, newNoManagedFieldsConverter(newScheme()))
+	deps := resources.Deployments()
+	depMain, depStatus, err := newFieldManagers(newScheme(), deps, deps.GVK(), newNoManagedFieldsConverter(newScheme()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := metav1.NewTime(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	managers := []string{"kubelet", "kube-controller-manager", "kubectl-edit", "old-client"}
+	pruned := 0
+
+	// write runs one update through both paths and returns the result.
+	write := func(seq, step int, fm *managedfields.FieldManager, version string, live, next runtime.Object, manager string) runtime.Object {
+		t.Helper()
+		liveBefore, nextBefore := live.DeepCopyObject(), next.DeepCopyObject()
+		if _, _, ok := withoutEqualParts(live, next, version); ok {
+			pruned++
+		}
+		plain := fm.UpdateNoErrors(live, next.DeepCopyObject(), manager)
+		ours := updateManagedFields(fm, version, live, next, manager)
+		if ours != next {
+			t.Fatalf("seq %d step %d: updateManagedFields returned another object", seq, step)
+		}
+		for _, o := range []runtime.Object{plain, ours} {
+			acc, _ := meta.Accessor(o)
+			mf := acc.GetManagedFields()
+			for i := range mf {
+				mf[i].Time = &ts // the clock's; the two calls may straddle a second
+			}
+		}
+		if !equality.Semantic.DeepEqual(plain, ours) {
+			t.Fatalf("seq %d step %d (%s): the field manager gave\n%+v\nupdateManagedFields gave\n%+v", seq, step, manager, plain, ours)
+		}
+		if !equality.Semantic.DeepEqual(live, liveBefore) {
+			t.Fatalf("seq %d step %d: the stored object changed", seq, step)
+		}
+		acc, _ := meta.Accessor(nextBefore)
+		acc.SetManagedFields(mustAccessor(t, ours).GetManagedFields())
+		if !equality.Semantic.DeepEqual(ours, nextBefore) {
+			t.Fatalf("seq %d step %d: the new object changed past its managedFields", seq, step)
+		}
+		return ours
+	}
+
+	podSteps := []struct {
+		status bool
+		mutate func(r *rand.Rand, step int, p *corev1.Pod)
+	}{
+		{true, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionStatus([]string{"True", "False"}[r.IntN(2)]),
+				LastTransitionTime: metav1.NewTime(ts.Add(time.Duration(step) * time.Second))}}
+		}},
+		{true, func(r *rand.Rand, step int, p *corev1.Pod) {
+			ip := fmt.Sprintf("10.42.0.%d", r.IntN(250))
+			p.Status.PodIP, p.Status.PodIPs, p.Status.Phase = ip, []corev1.PodIP{{IP: ip}}, corev1.PodRunning
+		}},
+		{true, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: fmt.Sprint("c", r.IntN(3)), RestartCount: int32(step)})
+		}},
+		{true, func(*rand.Rand, int, *corev1.Pod) {}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Spec.Containers[0].Image = fmt.Sprintf("app:%d", r.IntN(3))
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			if p.Labels == nil {
+				p.Labels = map[string]string{}
+			}
+			if k := fmt.Sprint("l", r.IntN(3)); r.IntN(2) == 0 {
+				p.Labels[k] = "v"
+			} else {
+				delete(p.Labels, k)
+			}
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Annotations = map[string]string{"note": fmt.Sprint(r.IntN(3))}
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			if r.IntN(2) == 0 {
+				p.Spec.Tolerations = []corev1.Toleration{}
+			} else {
+				p.Spec.Tolerations = nil
+			}
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(fmt.Sprintf("%dm", 10*(1+r.IntN(3))))}
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Finalizers = []string{"example.com/f"}[:r.IntN(2)]
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			now, grace := metav1.NewTime(ts.Add(time.Duration(step)*time.Second)), int64(30)
+			p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &now, &grace
+		}},
+		{false, func(r *rand.Rand, step int, p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "A", Value: fmt.Sprint(r.IntN(2))}}
+		}},
+		{false, func(*rand.Rand, int, *corev1.Pod) {}},
+	}
+	for seq := range 60 {
+		r := rand.New(rand.NewPCG(uint64(seq), 7))
+		live := runtime.Object(&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}})
+		live = podMain.UpdateNoErrors(live, fmPod(func(p *corev1.Pod) { p.UID = "u1" }), "kube-controller-manager")
+		for step := range 25 {
+			cur := live.(*corev1.Pod)
+			st := podSteps[r.IntN(len(podSteps))]
+			next := cur.DeepCopy()
+			st.mutate(r, step, next)
+			fm := podMain
+			if st.status {
+				fm = podStatus
+				if r.IntN(4) > 0 {
+					next.Spec = cur.Spec // as the status path copies it
+				}
+			} else if r.IntN(4) > 0 {
+				next.Status = cur.Status
+			}
+			switch r.IntN(10) {
+			case 0:
+				next.ManagedFields = nil // a client that drops them
+			case 1:
+				next.ManagedFields = append(next.ManagedFields, metav1.ManagedFieldsEntry{Manager: "legacy", Operation: metav1.ManagedFieldsOperationUpdate,
+					APIVersion: "v1beta1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:labels":{}}}`)}})
+			}
+			live = write(seq, step, fm, "v1", cur, next, managers[r.IntN(len(managers))])
+		}
+	}
+
+	dep := func() *appsv1.Deployment {
+		replicas := int32(3)
+		return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "d1"},
+			Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: fmPod(nil).Spec}}}
+	}
+	for seq := range 20 {
+		r := rand.New(rand.NewPCG(uint64(seq), 11))
+		live := depMain.UpdateNoErrors(&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}}, dep(), "kubectl-create")
+		for step := range 20 {
+			cur := live.(*appsv1.Deployment)
+			next := cur.DeepCopy()
+			fm := depMain
+			if r.IntN(2) == 0 {
+				fm = depStatus
+				next.Status.ObservedGeneration, next.Status.Replicas = int64(step), int32(r.IntN(4))
+				next.Spec = cur.Spec
+			} else {
+				next.Spec.Template.Spec.Containers[0].Image = fmt.Sprintf("app:%d", r.IntN(3))
+				next.Status = cur.Status
+			}
+			live = write(seq, step, fm, "apps/v1", cur, next, managers[r.IntN(len(managers))])
+		}
+	}
+	if pruned < 1000 {
+		t.Fatalf("only %d updates went through the copies without equal parts", pruned)
+	}
+	t.Logf("%d updates went through the copies without equal parts", pruned)
+}
+
+func mustAccessor(t *testing.T, obj runtime.Object) metav1.Object {
+	t.Helper()
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acc
+}
+
+// TestWithoutEqualParts: the copies leave out what the two objects hold
+// equal, keep what the field manager reads and what differs, never go
+// inside a value with a marshaler of its own, and are not made for
+// unstructured objects or managers of another version.
+func TestWithoutEqualParts(t *testing.T) {
+	type inner struct {
+		Port  intstr.IntOrString `json:"port"`
+		Same  string             `json:"same,omitempty"`
+		Other string             `json:"other,omitempty"`
+	}
+	type outer struct {
+		In   inner             `json:"in"`
+		Qty  resource.Quantity `json:"qty"`
+		Zero inner             `json:"zero,omitzero"`
+	}
+	a := outer{In: inner{Port: intstr.FromString("http"), Same: "s", Other: "a"}, Qty: resource.MustParse("1"), Zero: inner{Same: "z", Other: "1"}}
+	b := outer{In: inner{Port: intstr.FromString("https"), Same: "s", Other: "b"}, Qty: resource.MustParse("1"), Zero: inner{Same: "z", Other: "2"}}
+	ac, bc := a, b
+	if !zeroEqualParts(reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem(), reflect.ValueOf(&ac).Elem(), reflect.ValueOf(&bc).Elem(), 1, nil) {
+		t.Fatal("nothing left out")
+	}
+	// The differing IntOrStrings keep their Type; equal strings and the
+	// equal Quantity go; the omitzero struct is not entered.
+	if ac.In.Port != a.In.Port || bc.In.Port != b.In.Port || ac.In.Same != "" || bc.In.Same != "" || ac.In.Other != "a" || bc.In.Other != "b" {
+		t.Errorf("in: %+v / %+v", ac.In, bc.In)
+	}
+	if !ac.Qty.IsZero() || !bc.Qty.IsZero() || a.Qty.IsZero() {
+		t.Errorf("qty: %v / %v (original %v)", ac.Qty, bc.Qty, a.Qty)
+	}
+	if ac.Zero != a.Zero || bc.Zero != b.Zero {
+		t.Errorf("omitzero struct entered: %+v / %+v", ac.Zero, bc.Zero)
+	}
+
+	live := benchPods(1, time.Now()).Items[0]
+	live.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
+	next := live.DeepCopy()
+	next.Status.PodIP = "10.0.0.9"
+	l, o, ok := withoutEqualParts(&live, next, "v1")
+	if !ok {
+		t.Fatal("a status update left nothing out")
+	}
+	lp, op := l.(*corev1.Pod), o.(*corev1.Pod)
+	if lp.Spec.Containers != nil || op.Spec.Containers != nil || lp.Status.HostIP != "" || lp.Labels != nil || op.OwnerReferences != nil {
+		t.Errorf("equal parts kept: %+v\n%+v", lp, op)
+	}
+	if lp.Status.PodIP != live.Status.PodIP || op.Status.PodIP != "10.0.0.9" || op.UID != live.UID || op.Name != live.Name ||
+		op.Namespace != live.Namespace || len(lp.ManagedFields) != 2 || len(op.ManagedFields) != 2 {
+		t.Errorf("kept parts lost: %+v\n%+v", lp, op)
+	}
+	if live.Spec.Containers == nil || next.Labels == nil || next.Status.HostIP == "" {
+		t.Error("the originals changed")
+	}
+	if _, _, ok := withoutEqualParts(&live, live.DeepCopy(), "v2"); ok {
+		t.Error("managers of another version: the copies were made")
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "a"}}}
+	if _, _, ok := withoutEqualParts(u, u.DeepCopy(), "v1"); ok {
+		t.Error("unstructured: the copies were made")
 	}
 }

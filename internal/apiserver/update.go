@@ -97,7 +97,7 @@ func (s *Server) update(ctx context.Context, ep *endpoint, ns, name string, kind
 			if kind == updateStatus && ep.statusFieldManager != nil {
 				fm = ep.statusFieldManager
 			}
-			obj = fm.UpdateNoErrors(current, obj, o.fieldManager)
+			obj = updateManagedFields(fm, ep.gvk.GroupVersion().String(), current, obj, o.fieldManager)
 			keepManagedFieldsIfUnchanged(obj, current)
 		}
 		if res.BeforeUpdate != nil && kind == updateMain {
