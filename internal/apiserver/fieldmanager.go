@@ -196,7 +196,8 @@ func withoutEqualParts(live, obj runtime.Object, version string) (l, o runtime.O
 		return nil, nil, false
 	}
 	t := lv.Elem().Type()
-	if f, ok := t.FieldByName("ObjectMeta"); !ok || !f.Anonymous || f.Type != objectMetaType {
+	mf, ok := t.FieldByName("ObjectMeta")
+	if !ok || !mf.Anonymous || mf.Type != objectMetaType {
 		return nil, nil, false // unstructured, or a shape the API types do not have
 	}
 	if !managersAt(live, version) || !managersAt(obj, version) {
@@ -206,7 +207,7 @@ func withoutEqualParts(live, obj runtime.Object, version string) (l, o runtime.O
 	lc.Elem().Set(lv.Elem())
 	oc.Elem().Set(ov.Elem())
 	zeroed := zeroEqualParts(lv.Elem(), ov.Elem(), lc.Elem(), oc.Elem(), 1, nil)
-	m := metaIndex(t)
+	m := mf.Index
 	if zeroEqualParts(lv.Elem().FieldByIndex(m), ov.Elem().FieldByIndex(m), lc.Elem().FieldByIndex(m), oc.Elem().FieldByIndex(m), partsDepth, metaKept) {
 		zeroed = true
 	}
@@ -226,12 +227,6 @@ const partsDepth = 3
 // update (the managers' entries, the stored object's uid, and the name
 // and namespace its errors give), which withoutEqualParts keeps.
 var metaKept = []string{"ManagedFields", "UID", "Name", "Namespace"}
-
-// metaIndex is the index of the embedded ObjectMeta in the struct type t.
-func metaIndex(t reflect.Type) []int {
-	f, _ := t.FieldByName("ObjectMeta")
-	return f.Index
-}
 
 // zeroEqualParts zeroes in lc and oc, copies of the addressable structs
 // lv and ov, each exported field other than embedded ones and those

@@ -261,6 +261,13 @@ func encodeString(e *encodeState, v reflect.Value) error {
 }
 
 func encodeInterface(e *encodeState, v reflect.Value) error {
+	return e.elem(v, nil)
+}
+
+// elem encodes what the pointer or interface v holds with enc (nil: the
+// encoder of its dynamic type), or null when v is nil, counting the level
+// against maxDepth.
+func (e *encodeState) elem(v reflect.Value, enc encodeFn) error {
 	if v.IsNil() {
 		return e.null()
 	}
@@ -268,7 +275,10 @@ func encodeInterface(e *encodeState, v reflect.Value) error {
 		return errTooDeep
 	}
 	elem := v.Elem()
-	err := encoderOf(elem.Type())(e, elem)
+	if enc == nil {
+		enc = encoderOf(elem.Type())
+	}
+	err := enc(e, elem)
 	e.depth--
 	return err
 }
@@ -276,15 +286,7 @@ func encodeInterface(e *encodeState, v reflect.Value) error {
 func (b *builder) pointerEncoder(t reflect.Type) encodeFn {
 	elem := b.encoder(t.Elem())
 	return func(e *encodeState, v reflect.Value) error {
-		if v.IsNil() {
-			return e.null()
-		}
-		if e.depth++; e.depth > maxDepth {
-			return errTooDeep
-		}
-		err := elem(e, v.Elem())
-		e.depth--
-		return err
+		return e.elem(v, elem)
 	}
 }
 
