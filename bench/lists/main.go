@@ -6,6 +6,9 @@
 //     with --chunk-size=0, and a raw resourceVersion=0 list, each timed;
 //   - the same Table requests kubectl makes, read but not decoded: the
 //     server's share of kubectl's time;
+//   - every node's kubelet reading its pods at once, as after a server
+//     restart: a watch-list (sendInitialEvents) per node with a
+//     spec.nodeName field selector, what client-go's reflectors send;
 //   - a client-go protobuf LIST of every pod, consistent and at rv=0;
 //   - WATCHERS concurrent watches of every pod (on separate connections,
 //     as separate clients would hold them), then a burst of pod updates:
@@ -43,6 +46,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -117,6 +122,12 @@ func run(bin, out string, cfg config) error {
 	res["server_rss_bytes"] = benchutil.RSSBytes(pid)
 	fmt.Printf("  server RSS %d MiB\n", benchutil.RSSBytes(pid)>>20)
 
+	relists, err := kubeletRelists(ctx, cs, cfg, pid)
+	if err != nil {
+		return err
+	}
+	res["kubelet_relists"] = relists
+
 	if cfg.Hold {
 		fmt.Printf("  holding: KUBECONFIG=%s (Ctrl-C ends)\n", srv.Kubeconfig)
 		sig := make(chan os.Signal, 1)
@@ -173,6 +184,76 @@ func run(bin, out string, cfg config) error {
 }
 
 func nsName(i int) string { return fmt.Sprintf("lists-%d", i) }
+
+// relistWorkers is how many kubelets' reads are in flight at once.
+const relistWorkers = 500
+
+// kubeletRelists has every node's kubelet read its pods, relistWorkers at
+// a time, as kubelets do when their watches break together (a restarted
+// or overloaded server): a watch with sendInitialEvents and the node's
+// spec.nodeName field selector, read to the initial-events-end bookmark,
+// which is what client-go's reflectors send (WatchListClient, on by
+// default since 1.35). It records each read's time, the wall time, and
+// the server CPU they took; a read with the wrong pods is an error.
+func kubeletRelists(ctx context.Context, cs kubernetes.Interface, cfg config, pid int) (map[string]any, error) {
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	cpu0 := benchutil.CPUTicks(pid)
+	t0 := time.Now()
+	sum := benchutil.Measure(cfg.Nodes, relistWorkers, func(i int) error {
+		err := relistNode(ctx, cs, i, cfg)
+		if err != nil && failed.Add(1) == 1 {
+			firstErr.Store(err)
+		}
+		return err
+	})
+	wall, cpu := time.Since(t0), float64(benchutil.CPUTicks(pid)-cpu0)/100
+	if n := failed.Load(); n > 0 {
+		return nil, fmt.Errorf("kubelet relists: %d of %d failed; the first: %v", n, cfg.Nodes, firstErr.Load())
+	}
+	fmt.Printf("  %d kubelets' watch-lists of their pods: %v (p50 %.0f ms, p99 %.0f ms), server CPU %.1f s\n",
+		cfg.Nodes, wall.Round(time.Millisecond), sum.P50, sum.P99, cpu)
+	return map[string]any{"latency": sum, "wall_ms": float64(wall.Microseconds()) / 1000, "server_cpu_seconds": cpu}, nil
+}
+
+// relistNode reads node i's pods as a kubelet's reflector does and checks
+// that they are the pods createPod put there.
+func relistNode(ctx context.Context, cs kubernetes.Interface, i int, cfg config) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	node := fmt.Sprintf("list-node-%d", i)
+	want := cfg.Pods / cfg.Nodes
+	if i < cfg.Pods%cfg.Nodes {
+		want++
+	}
+	initial := true
+	w, err := cs.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node,
+		SendInitialEvents: &initial, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan, AllowWatchBookmarks: true})
+	if err != nil {
+		return fmt.Errorf("%s: %w", node, err)
+	}
+	defer w.Stop()
+	got := 0
+	for ev := range w.ResultChan() {
+		switch ev.Type {
+		case watch.Added:
+			if p, ok := ev.Object.(*corev1.Pod); !ok || p.Spec.NodeName != node {
+				return fmt.Errorf("%s: got %T %v", node, ev.Object, ev.Object)
+			}
+			got++
+		case watch.Bookmark:
+			if m, err := meta.Accessor(ev.Object); err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
+				if got != want {
+					return fmt.Errorf("%s: %d pods, want %d", node, got, want)
+				}
+				return nil
+			}
+		case watch.Error:
+			return fmt.Errorf("%s: %w", node, apierrors.FromObject(ev.Object))
+		}
+	}
+	return fmt.Errorf("%s: watch ended after %d pods, before the initial-events-end bookmark", node, got)
+}
 
 // progress prints f every 10 s until the returned stop is called.
 func progress(f func() string) (stop func()) {

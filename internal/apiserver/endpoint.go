@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,9 +62,15 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		Resource:  stored.String(),
 	}
 	if stored == (schema.GroupResource{Resource: "pods"}) {
-		// Each kubelet watches its node's pods: the shared watch finds a
-		// pod's kubelet by node instead of asking every kubelet's watch.
-		cfg.WatchIndex = func(obj runtime.Object) string { return ep.fieldSet(obj)[watchIndexField] }
+		// Each kubelet lists and watches its node's pods: the watch cache
+		// finds a pod's kubelet by node instead of asking every kubelet's
+		// watch, and a kubelet's list reads its node's pods alone.
+		cfg.WatchIndex = func(obj runtime.Object) string {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				return pod.Spec.NodeName // what fieldSet gives, without building it
+			}
+			return ep.fieldSet(obj)[watchIndexField]
+		}
 	}
 	if stored.Resource == "events" && stored.Group == "" {
 		cfg.TTL = func(runtime.Object) int64 { return 3600 }
@@ -128,9 +135,20 @@ func newFieldManagers(scheme *runtime.Scheme, res *resources.Resource, gvk schem
 	return main, status, nil
 }
 
-// watchIndexField is the field the pods' shared watch indexes watchers
-// by, when their field selector names one value of it (serveWatch).
+// watchIndexField is the field the pods' watch cache indexes watchers
+// and objects by, used when a list or watch's field selector names one
+// value of it (a kubelet's pods).
 const watchIndexField = "spec.nodeName"
+
+// indexValue is the value of watchIndexField o's field selector
+// requires (so its predicate matches only objects of that value), nil
+// if it requires none.
+func indexValue(o listOptions) *string {
+	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
+		return &v
+	}
+	return nil
+}
 
 // key is the etcd key of one object.
 func (ep *endpoint) key(namespace, name string) string {

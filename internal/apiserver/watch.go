@@ -121,9 +121,7 @@ func (s *Server) watch(ctx context.Context, ep *endpoint, ns string, o listOptio
 		AllowBookmarks:    bookmarks,
 		Predicate:         ep.predicate(o),
 		Recursive:         true,
-	}
-	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
-		opts.IndexValue = &v // used where the store has that index
+		IndexValue:        indexValue(o), // used where the store has that index
 	}
 	key := ep.listKey(ns)
 	if n, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {

@@ -74,6 +74,10 @@ type ListOptions struct {
 	// Recursive lists everything under key as a prefix; false means key
 	// names a single object (used for metadata.name field selectors).
 	Recursive bool
+	// IndexValue, for a store with a WatchIndex, promises that Predicate
+	// matches only objects whose WatchIndex value is *IndexValue, so a
+	// list from the watch cache reads only those (see StoreConfig).
+	IndexValue *string
 }
 
 // WatchOptions control Watch.
@@ -93,7 +97,8 @@ type WatchOptions struct {
 	Recursive      bool
 	// IndexValue, for a store with a WatchIndex, promises that Predicate
 	// matches only objects whose WatchIndex value is *IndexValue, so the
-	// shared watch need not ask it about others (see StoreConfig).
+	// shared watch need not ask it about others, and the initial state
+	// from the watch cache reads only those (see StoreConfig).
 	IndexValue *string
 }
 

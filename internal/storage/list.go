@@ -23,6 +23,10 @@ type listRead struct {
 	rev          int64  // revision to read at; 0 means the latest
 	minRev       int64  // the latest must be at least this (NotOlderThan)
 	serializable bool   // any member's state will do ("0")
+	// index, if set, is the index value the predicate promises every
+	// match has (ListOptions.IndexValue): a watch cache with that index
+	// reads only those entries.
+	index *string
 }
 
 // planList turns ListOptions into a listRead.
@@ -34,6 +38,7 @@ func planList(key string, opts ListOptions) (listRead, error) {
 		}
 		r = listRead{start: key, end: clientv3.GetPrefixRangeEnd(key), prefix: key}
 	}
+	r.index = opts.IndexValue
 	if opts.Continue != "" {
 		rev, start, err := decodeContinue(opts.Continue, r.prefix)
 		if err != nil {

@@ -59,7 +59,7 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 	switch {
 	case read.rev > 0:
 		// A continue token or Exact: only a state at exactly that revision.
-		if snap, ok = c.snapshotAt(read.rev); !ok {
+		if snap, ok = c.snapshotAt(read.rev, read.index); !ok {
 			return false, nil
 		}
 		if !s.retainedAt(ctx, read.rev) {
@@ -67,7 +67,7 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 		}
 	case read.serializable:
 		s.startCache(ctx, c)
-		if snap, ok, err = c.waitReady(ctx, 0, cacheWait, false); err != nil || !ok {
+		if snap, ok, err = c.waitReady(ctx, 0, cacheWait, false, read.index); err != nil || !ok {
 			return false, err
 		}
 	case read.minRev > 0:
@@ -75,7 +75,7 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 			return false, nil
 		}
 		s.startCache(ctx, c)
-		if snap, ok, err = c.waitReady(ctx, read.minRev, s.revisionWait, true); err != nil {
+		if snap, ok, err = c.waitReady(ctx, read.minRev, s.revisionWait, true, read.index); err != nil {
 			return false, err
 		}
 		if !ok {
@@ -96,7 +96,7 @@ func (s *store) listFromCache(ctx context.Context, key string, opts ListOptions,
 			return false, err
 		}
 		c.ensureStarted(rev)
-		if snap, ok, err = c.waitReady(ctx, rev, cacheWait, true); err != nil || !ok {
+		if snap, ok, err = c.waitReady(ctx, rev, cacheWait, true, read.index); err != nil || !ok {
 			return false, err
 		}
 	}
@@ -172,7 +172,12 @@ func readSnapshot(snap cacheSnapshot, read listRead, limit int64, pred Predicate
 		total, counted = snap.counts.get(read.start, read.end)
 	}
 	var err error
-	snap.items.ascend(read.start, read.end, func(e *stateEntry) bool {
+	entries := snap.items
+	if pred != nil {
+		// The predicate promises to match only entries of read.index.
+		entries = snap.entries(read.index)
+	}
+	entries.ascend(read.start, read.end, func(e *stateEntry) bool {
 		if page.next != "" {
 			// Counting what the next pages hold, which is only reported
 			// (as remainingItemCount) for lists without a predicate.
@@ -239,7 +244,7 @@ func (s *store) initialStateFromCache(ctx context.Context, read listRead, minRev
 		return nil, false, err
 	}
 	c.ensureStarted(rev)
-	snap, ok, err := c.waitReady(ctx, max(rev, minRev), wait, wait > 0)
+	snap, ok, err := c.waitReady(ctx, max(rev, minRev), wait, wait > 0, read.index)
 	if err != nil || !ok {
 		return nil, false, err
 	}

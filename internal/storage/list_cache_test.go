@@ -112,7 +112,10 @@ type cachedStore struct {
 	watcher *breakableWatcher
 }
 
-func newCachedStore(t testing.TB) *cachedStore {
+func newCachedStore(t testing.TB) *cachedStore { return newIndexedCachedStore(t, nil) }
+
+// newIndexedCachedStore is newCachedStore with index as the WatchIndex.
+func newIndexedCachedStore(t testing.TB, index func(runtime.Object) string) *cachedStore {
 	client, prefix := etcdtest.Start(t)
 	kv := &countingKV{KV: client.KV}
 	client.KV = kv
@@ -121,6 +124,7 @@ func newCachedStore(t testing.TB) *cachedStore {
 	client.Watcher = counter
 	cfg := storagetest.StoreConfig()
 	cfg.KeyPrefix = prefix + "/pods/"
+	cfg.WatchIndex = index
 	s := &sharedStore{Interface: storage.NewStore(client, cfg), client: client, prefix: prefix + "/pods/", watches: counter}
 	return &cachedStore{sharedStore: s, kv: kv, watcher: bw}
 }
@@ -242,6 +246,123 @@ func TestCacheListSelectorsAndDeletes(t *testing.T) {
 			t.Fatalf("deleted single key: %v", got)
 		}
 	})
+}
+
+// TestCacheIndexedLists: with the node index, a list or a watch's
+// initial state that names a node reads that node's pods alone (its
+// predicate is asked about those only) and gives what a walk of every
+// pod gives, as pods are created, scheduled, moved and deleted; an
+// indexed paged list's later pages read its first page's snapshot.
+func TestCacheIndexedLists(t *testing.T) {
+	s := newIndexedCachedStore(t, func(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName })
+	for i := range 30 {
+		s.create(t, fmt.Sprintf("p%02d", i), fmt.Sprintf("n%d", i%3))
+	}
+	s.create(t, "pending-a", "")
+	s.create(t, "pending-b", "")
+	s.list(t, s.prefix, storage.ListOptions{}) // starts the cache
+
+	// indexed lists node's pods with the index, after checking that they
+	// are what a walk of every pod finds and that the predicate was asked
+	// about them alone.
+	indexed := func(node string, opts storage.ListOptions) []string {
+		t.Helper()
+		opts.Predicate = onNode(node)
+		all := podNames(s.list(t, s.prefix, opts))
+		var asked atomic.Int64
+		opts.Predicate = func(obj runtime.Object) (bool, error) { asked.Add(1); return onNode(node)(obj) }
+		opts.IndexValue = &node
+		got := podNames(s.list(t, s.prefix, opts))
+		if !slices.Equal(got, all) {
+			t.Fatalf("node %q: indexed list %v, walk of every pod %v", node, got, all)
+		}
+		if asked.Load() != int64(len(got)) {
+			t.Fatalf("node %q: predicate asked about %d pods for its %d", node, asked.Load(), len(got))
+		}
+		return got
+	}
+	s.fromCache(t, "indexed lists", func() {
+		for _, rv := range []string{"", "0"} {
+			if got := indexed("n1", storage.ListOptions{ResourceVersion: rv}); !slices.Equal(got, []string{"p01", "p04", "p07", "p10", "p13", "p16", "p19", "p22", "p25", "p28"}) {
+				t.Fatalf("rv %q: n1 has %v", rv, got)
+			}
+		}
+		if got := indexed("", storage.ListOptions{}); !slices.Equal(got, []string{"pending-a", "pending-b"}) {
+			t.Fatalf("unscheduled: %v", got)
+		}
+		if got := indexed("n9", storage.ListOptions{}); len(got) != 0 {
+			t.Fatalf("unknown node: %v", got)
+		}
+	})
+
+	move := func(name, node string) {
+		t.Helper()
+		err := s.GuaranteedUpdate(context.Background(), s.key(name), &corev1.Pod{}, false, nil, func(cur runtime.Object) (runtime.Object, error) {
+			p := cur.(*corev1.Pod)
+			p.Spec.NodeName = node
+			return p, nil
+		})
+		if err != nil {
+			t.Fatalf("move %s: %v", name, err)
+		}
+	}
+	move("p00", "n1")       // between nodes
+	move("pending-a", "n2") // scheduled
+	s.relabel(t, "p03", "app", "web")
+	if err := s.Delete(context.Background(), s.key("p01"), &corev1.Pod{}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.fromCache(t, "after changes", func() {
+		want := map[string][]string{
+			"n0": {"p03", "p06", "p09", "p12", "p15", "p18", "p21", "p24", "p27"},
+			"n1": {"p00", "p04", "p07", "p10", "p13", "p16", "p19", "p22", "p25", "p28"},
+			"n2": {"p02", "p05", "p08", "p11", "p14", "p17", "p20", "p23", "p26", "p29", "pending-a"},
+			"":   {"pending-b"},
+		}
+		for node, names := range want {
+			if got := indexed(node, storage.ListOptions{}); !slices.Equal(got, names) {
+				t.Fatalf("node %q has %v, want %v", node, got, names)
+			}
+		}
+		if l := s.list(t, s.key("p03"), storage.ListOptions{}); len(l.Items) != 1 || l.Items[0].Labels["app"] != "web" {
+			t.Fatalf("p03 not updated in place: %v", l.Items)
+		}
+	})
+
+	// A watch's initial state reads the same entries.
+	s.fromCache(t, "indexed watch", func() {
+		node := "n2"
+		var asked atomic.Int64
+		pred := func(obj runtime.Object) (bool, error) { asked.Add(1); return onNode(node)(obj) }
+		w, err := s.Watch(context.Background(), s.prefix, storage.WatchOptions{Predicate: pred, Recursive: true, IndexValue: &node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		expectNames(t, w, watch.Added, "p02", "p05", "p08", "p11", "p14", "p17", "p20", "p23", "p26", "p29", "pending-a")
+		if asked.Load() != 11 {
+			t.Fatalf("predicate asked about %d pods for the node's 11", asked.Load())
+		}
+	})
+
+	// Pages of an indexed list come from the first page's snapshot.
+	node := "n0"
+	first := s.list(t, s.prefix, storage.ListOptions{Limit: 4, Predicate: onNode(node), IndexValue: &node})
+	move("p15", "n1")
+	s.create(t, "p30", "n0")
+	got := podNames(first)
+	s.fromCache(t, "indexed pages", func() {
+		for page := first; page.Continue != ""; {
+			page = s.list(t, s.prefix, storage.ListOptions{Limit: 4, Continue: page.Continue, Predicate: onNode(node), IndexValue: &node})
+			got = append(got, podNames(page)...)
+		}
+	})
+	if want := []string{"p03", "p06", "p09", "p12", "p15", "p18", "p21", "p24", "p27"}; !slices.Equal(got, want) {
+		t.Fatalf("pages %v, want the snapshot's %v", got, want)
+	}
+	if got := indexed("n0", storage.ListOptions{}); slices.Contains(got, "p15") || !slices.Contains(got, "p30") {
+		t.Fatalf("n0 now %v", got)
+	}
 }
 
 // TestCacheListPaging: pages come from one snapshot of the cache while

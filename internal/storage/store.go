@@ -39,7 +39,10 @@ type StoreConfig struct {
 	// many watches select one value of (a pod's spec.nodeName: each
 	// kubelet watches its node's pods). The shared watch then offers an
 	// event only to the watches whose WatchOptions.IndexValue is the
-	// value of the object before or after it, and to those without one.
+	// value of the object before or after it, and to those without one;
+	// and the watch cache's state keeps its objects by value too, so a
+	// list or a watch's initial state with an IndexValue reads only the
+	// objects of that value.
 	WatchIndex func(obj runtime.Object) string
 	// Metrics, if set, records the store's etcd requests and object count
 	// under Resource (the type and resource labels: "pods",

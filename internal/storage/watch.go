@@ -138,7 +138,7 @@ func (s *store) retained(ctx context.Context, rev int64) bool {
 // revision at least minRev and, for SendInitialEvents, the bookmark that
 // ends them. It returns the revision the state was read at.
 func (w *watcher) sendInitialState(minRev int64, sendInitial bool) (int64, bool) {
-	read := listRead{start: w.filter.key, end: w.filter.key + "\x00"}
+	read := listRead{start: w.filter.key, end: w.filter.key + "\x00", index: w.indexValue}
 	if w.filter.recursive {
 		read.end = clientv3.GetPrefixRangeEnd(w.filter.key)
 	}

@@ -27,9 +27,10 @@ import (
 // stateEntry is one key's current object. Entries are never modified;
 // a change replaces the entry.
 type stateEntry struct {
-	key string
-	obj runtime.Object // decoded, resourceVersion set to rev; shared
-	rev int64          // the key's mod revision
+	key   string
+	obj   runtime.Object // decoded, resourceVersion set to rev; shared
+	rev   int64          // the key's mod revision
+	index string         // obj's index value, when the cache has an index
 }
 
 func entryLess(a, b *stateEntry) bool { return a.key < b.key }
@@ -38,16 +39,33 @@ func entryLess(a, b *stateEntry) bool { return a.key < b.key }
 const stateDegree = 32
 
 // cacheState is the ordered set of entries; the zero value is empty.
+//
+// A cache with an index (StoreConfig.WatchIndex: the pods' spec.nodeName)
+// also keeps the entries by index value, each value's in a B-tree of its
+// own, as upstream's watch cache keeps an indexer. A list or a watch's
+// initial state that names an index value (a kubelet's pods) then reads
+// the entries of that value alone: a kubelet's list at 150,000 pods
+// reads its node's 30, not all 150,000 through its predicate, which
+// 5,000 kubelets listing at once (after their watches broke) could not
+// afford.
 type cacheState struct {
-	tree *btree.BTreeG[*stateEntry]
+	tree    *btree.BTreeG[*stateEntry]
+	byIndex map[string]*btree.BTreeG[*stateEntry] // nil without an index
 }
 
-func newCacheState(items []*stateEntry) cacheState {
-	t := btree.NewG(stateDegree, entryLess)
-	for _, e := range items {
-		t.ReplaceOrInsert(e)
+// indexDegree is the degree of the per-value B-trees: nodes of 7 to 15
+// entries, as a node holds tens of pods.
+const indexDegree = 8
+
+func newCacheState(items []*stateEntry, indexed bool) cacheState {
+	s := cacheState{tree: btree.NewG(stateDegree, entryLess)}
+	if indexed {
+		s.byIndex = map[string]*btree.BTreeG[*stateEntry]{}
 	}
-	return cacheState{tree: t}
+	for _, e := range items {
+		s.put(e)
+	}
+	return s
 }
 
 // len is how many keys the state holds.
@@ -70,15 +88,40 @@ func (s *cacheState) get(key string) *stateEntry {
 // put sets key's entry.
 func (s *cacheState) put(e *stateEntry) {
 	if s.tree == nil {
-		*s = newCacheState(nil)
+		*s = newCacheState(nil, false)
 	}
-	s.tree.ReplaceOrInsert(e)
+	old, replaced := s.tree.ReplaceOrInsert(e)
+	if s.byIndex == nil {
+		return
+	}
+	if replaced && old.index != e.index {
+		s.unindex(old)
+	}
+	t := s.byIndex[e.index]
+	if t == nil {
+		t = btree.NewG(indexDegree, entryLess)
+		s.byIndex[e.index] = t
+	}
+	t.ReplaceOrInsert(e)
 }
 
 // remove deletes key's entry if present.
 func (s *cacheState) remove(key string) {
-	if s.tree != nil {
-		s.tree.Delete(&stateEntry{key: key})
+	if s.tree == nil {
+		return
+	}
+	if old, ok := s.tree.Delete(&stateEntry{key: key}); ok && s.byIndex != nil {
+		s.unindex(old)
+	}
+}
+
+// unindex takes e out of its index value's tree, and the tree out of
+// the index once empty.
+func (s *cacheState) unindex(e *stateEntry) {
+	if t := s.byIndex[e.index]; t != nil {
+		if t.Delete(e); t.Len() == 0 {
+			delete(s.byIndex, e.index)
+		}
 	}
 }
 
@@ -88,6 +131,18 @@ func (s *cacheState) snapshot() stateSnapshot {
 		return stateSnapshot{}
 	}
 	return stateSnapshot{tree: s.tree.Clone()}
+}
+
+// indexSnapshot is snapshot for the entries whose index value is value;
+// ok is false when the state has no index.
+func (s *cacheState) indexSnapshot(value string) (snap stateSnapshot, ok bool) {
+	if s.byIndex == nil {
+		return stateSnapshot{}, false
+	}
+	if t := s.byIndex[value]; t != nil {
+		snap.tree = t.Clone()
+	}
+	return snap, true
 }
 
 // stateSnapshot is the entries at one moment; read only.
@@ -121,7 +176,12 @@ func (c *watchCache) applyLocked(e *cachedEvent) {
 		c.state.remove(e.key)
 		c.s.log.Warn("watch cache: dropping an undecodable object", "key", e.key, "err", e.err)
 	default:
-		c.state.put(&stateEntry{key: e.key, obj: e.cur, rev: e.rev})
+		entry := &stateEntry{key: e.key, obj: e.cur, rev: e.rev}
+		if c.index != nil {
+			// The dispatch asks the event for the same value (once).
+			entry.index, _, _, _, _ = e.indexValues(c.index)
+		}
+		c.state.put(entry)
 	}
 	c.s.metrics.setObjects(c.state.len())
 }
@@ -149,7 +209,7 @@ func (c *watchCache) initState(ctx context.Context) error {
 		clear(c.latest)
 		c.startRev, c.headRev = listRev, listRev
 	}
-	c.state = newCacheState(items)
+	c.state = newCacheState(items, c.index != nil)
 	c.s.metrics.setObjects(c.state.len())
 	c.ready = true
 	clear(c.latest) // the state serves previous states now
@@ -182,7 +242,11 @@ func (c *watchCache) listAll(ctx context.Context, rev int64) ([]*stateEntry, int
 			continue
 		}
 		c.intern.compact(obj)
-		items = append(items, &stateEntry{key: string(kv.Key), obj: obj, rev: kv.ModRevision})
+		entry := &stateEntry{key: string(kv.Key), obj: obj, rev: kv.ModRevision}
+		if c.index != nil {
+			entry.index = c.index(obj)
+		}
+		items = append(items, entry)
 	}
 	if rev == 0 {
 		rev = resp.Header.Revision
@@ -213,11 +277,32 @@ type cacheSnapshot struct {
 	// counts remembers how many entries key ranges of items hold, shared
 	// by the copies of the snapshot a paged list's pages read.
 	counts *rangeCounts
+	// indexed, if set, is the entries of items whose index value is
+	// indexValue (see cacheState).
+	indexed    *stateSnapshot
+	indexValue string
 }
 
-// newCacheSnapshot is the state's snapshot now, at rev (c.mu held).
-func (c *watchCache) newCacheSnapshot(rev int64) cacheSnapshot {
-	return cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now(), counts: &rangeCounts{}}
+// newCacheSnapshot is the state's snapshot now, at rev (c.mu held),
+// with the entries of index value *index as well when index is set and
+// the state has an index.
+func (c *watchCache) newCacheSnapshot(rev int64, index *string) cacheSnapshot {
+	snap := cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now(), counts: &rangeCounts{}}
+	if index != nil {
+		if idx, ok := c.state.indexSnapshot(*index); ok {
+			snap.indexed, snap.indexValue = &idx, *index
+		}
+	}
+	return snap
+}
+
+// entries is what a read for index value index (nil: any) walks: the
+// snapshot's entries of that value if it has them, else all of them.
+func (snap cacheSnapshot) entries(index *string) stateSnapshot {
+	if index != nil && snap.indexed != nil && snap.indexValue == *index {
+		return *snap.indexed
+	}
+	return snap.items
 }
 
 // rangeCounts are the numbers of entries in [start, end) ranges of a
@@ -291,14 +376,14 @@ func (c *watchCache) expireSnapshotsLocked(now time.Time) {
 // most wait. While it waits it asks etcd for progress notifications if
 // progress is set, so a quiet prefix's revision catches up. It returns
 // the state's snapshot, or ok false when the wait ran out.
-func (c *watchCache) waitReady(ctx context.Context, rev int64, wait time.Duration, progress bool) (cacheSnapshot, bool, error) {
+func (c *watchCache) waitReady(ctx context.Context, rev int64, wait time.Duration, progress bool, index *string) (cacheSnapshot, bool, error) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	var tick <-chan time.Time
 	for {
 		c.mu.Lock()
 		if c.ready && c.headRev >= rev {
-			snap := c.newCacheSnapshot(c.headRev)
+			snap := c.newCacheSnapshot(c.headRev, index)
 			c.mu.Unlock()
 			return snap, true, nil
 		}
@@ -345,14 +430,14 @@ func (c *watchCache) requestProgress() {
 
 // snapshotAt returns the retained snapshot at exactly rev (with what
 // earlier pages counted), or else the state if it is at rev.
-func (c *watchCache) snapshotAt(rev int64) (cacheSnapshot, bool) {
+func (c *watchCache) snapshotAt(rev int64, index *string) (cacheSnapshot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if snap, ok := c.snapshots[rev]; ok && time.Since(snap.taken) <= c.window {
 		return *snap, true
 	}
 	if c.ready && c.headRev == rev {
-		return c.newCacheSnapshot(rev), true
+		return c.newCacheSnapshot(rev, index), true
 	}
 	return cacheSnapshot{}, false
 }
