@@ -184,7 +184,7 @@ func format(v float64, unit string) string {
 			return fmt.Sprintf("%.2f ms", v)
 		}
 	case "bytes", "kib":
-		if v >= 1<<20 {
+		if math.Abs(v) >= 1<<20 { // a delta may be negative
 			return fmt.Sprintf("%.1f MiB", v/(1<<20))
 		}
 		return fmt.Sprintf("%.0f KiB", v/1024)

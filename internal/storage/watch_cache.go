@@ -37,7 +37,9 @@ import (
 // Before it follows etcd, the shared watch lists the prefix at its
 // starting revision into the state (watch_cache_state.go), which its
 // events then keep current, and lists and watches' initial states are
-// served from that (list_cache.go). After a compaction cost it events it
+// served from that (list_cache.go); with a WatchIndex the state keeps its
+// objects by index value too, so a kubelet's list or initial state reads
+// its node's pods alone. After a compaction cost it events it
 // lists the state again. Updates start from the state's object too
 // (update.go), as upstream's cacher does: a stale one fails the
 // transaction's compare and costs a retry, never a lost write.
