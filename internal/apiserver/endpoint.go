@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,16 +60,12 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		Metrics:   s.metrics.storage,
 		Resource:  stored.String(),
 	}
-	if stored == (schema.GroupResource{Resource: "pods"}) {
-		// Each kubelet lists and watches its node's pods: the watch cache
-		// finds a pod's kubelet by node instead of asking every kubelet's
-		// watch, and a kubelet's list reads its node's pods alone.
-		cfg.WatchIndex = func(obj runtime.Object) string {
-			if pod, ok := obj.(*corev1.Pod); ok {
-				return pod.Spec.NodeName // what fieldSet gives, without building it
-			}
-			return ep.fieldSet(obj)[watchIndexField]
-		}
+	if res.Index != nil && res.Storage == nil {
+		// The watch cache finds the watchers of an object's value (a
+		// pod's kubelet) without asking every watch, and a list of one
+		// value reads that value's objects alone. (A converted store
+		// holds another type, which Index.Value does not read.)
+		cfg.WatchIndex = res.Index.Value
 	}
 	if stored.Resource == "events" && stored.Group == "" {
 		cfg.TTL = func(runtime.Object) int64 { return 3600 }
@@ -135,16 +130,14 @@ func newFieldManagers(scheme *runtime.Scheme, res *resources.Resource, gvk schem
 	return main, status, nil
 }
 
-// watchIndexField is the field the pods' watch cache indexes watchers
-// and objects by, used when a list or watch's field selector names one
-// value of it (a kubelet's pods).
-const watchIndexField = "spec.nodeName"
-
-// indexValue is the value of watchIndexField o's field selector
-// requires (so its predicate matches only objects of that value), nil
-// if it requires none.
-func indexValue(o listOptions) *string {
-	if v, ok := o.fields.RequiresExactMatch(watchIndexField); ok {
+// indexValue is the value of the resource's index field (Resource.Index)
+// o's field selector requires, so its predicate matches only objects of
+// that value; nil if it requires none or the resource has no index.
+func (ep *endpoint) indexValue(o listOptions) *string {
+	if ep.res.Index == nil || ep.res.Storage != nil {
+		return nil
+	}
+	if v, ok := o.fields.RequiresExactMatch(ep.res.Index.Field); ok {
 		return &v
 	}
 	return nil

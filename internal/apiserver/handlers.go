@@ -217,7 +217,7 @@ func (s *Server) list(ctx context.Context, ep *endpoint, ns string, o listOption
 		Continue:             o.cont,
 		Predicate:            ep.predicate(o),
 		Recursive:            true,
-		IndexValue:           indexValue(o), // used where the store has that index
+		IndexValue:           ep.indexValue(o),
 	}
 	key := ep.listKey(ns)
 	if name, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {

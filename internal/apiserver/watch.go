@@ -121,7 +121,7 @@ func (s *Server) watch(ctx context.Context, ep *endpoint, ns string, o listOptio
 		AllowBookmarks:    bookmarks,
 		Predicate:         ep.predicate(o),
 		Recursive:         true,
-		IndexValue:        indexValue(o), // used where the store has that index
+		IndexValue:        ep.indexValue(o),
 	}
 	key := ep.listKey(ns)
 	if n, ok := singleName(o); ok && (ns != "" || !ep.res.Namespaced) {

@@ -277,10 +277,15 @@ type cacheSnapshot struct {
 	// counts remembers how many entries key ranges of items hold, shared
 	// by the copies of the snapshot a paged list's pages read.
 	counts *rangeCounts
-	// indexed, if set, is the entries of items whose index value is
-	// indexValue (see cacheState).
-	indexed    *stateSnapshot
-	indexValue string
+	// indexed, if set, is the entries of items of one index value (see
+	// cacheState).
+	indexed *indexedSnapshot
+}
+
+// indexedSnapshot is a snapshot's entries of one index value.
+type indexedSnapshot struct {
+	value   string
+	entries stateSnapshot
 }
 
 // newCacheSnapshot is the state's snapshot now, at rev (c.mu held),
@@ -290,7 +295,7 @@ func (c *watchCache) newCacheSnapshot(rev int64, index *string) cacheSnapshot {
 	snap := cacheSnapshot{items: c.state.snapshot(), rev: rev, taken: time.Now(), counts: &rangeCounts{}}
 	if index != nil {
 		if idx, ok := c.state.indexSnapshot(*index); ok {
-			snap.indexed, snap.indexValue = &idx, *index
+			snap.indexed = &indexedSnapshot{value: *index, entries: idx}
 		}
 	}
 	return snap
@@ -299,8 +304,8 @@ func (c *watchCache) newCacheSnapshot(rev int64, index *string) cacheSnapshot {
 // entries is what a read for index value index (nil: any) walks: the
 // snapshot's entries of that value if it has them, else all of them.
 func (snap cacheSnapshot) entries(index *string) stateSnapshot {
-	if index != nil && snap.indexed != nil && snap.indexValue == *index {
-		return *snap.indexed
+	if index != nil && snap.indexed != nil && snap.indexed.value == *index {
+		return snap.indexed.entries
 	}
 	return snap.items
 }

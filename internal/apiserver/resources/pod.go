@@ -61,6 +61,11 @@ func Pods() *Resource {
 			return podGracePeriod(obj.(*corev1.Pod), requested)
 		},
 		Fields: func(obj runtime.Object) fields.Set { return podFields(obj.(*corev1.Pod)) },
+		// Each kubelet lists and watches its node's pods.
+		Index: &FieldIndex{
+			Field: "spec.nodeName",
+			Value: func(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName },
+		},
 	}
 }
 

@@ -180,6 +180,14 @@ func TestPodFields(t *testing.T) {
 	if !sel.Matches(Pods().Fields(pod)) {
 		t.Errorf("kubectl describe node's selector does not match")
 	}
+	// The watch cache's index must read what the field selector matches.
+	idx := Pods().Index
+	for _, node := range []string{"n1", ""} {
+		pod.Spec.NodeName = node
+		if got, want := idx.Value(pod), Pods().Fields(pod)[idx.Field]; got != want {
+			t.Errorf("index %s = %q, field set gives %q", idx.Field, got, want)
+		}
+	}
 }
 
 func TestPodValidateMeta(t *testing.T) {

@@ -93,8 +93,22 @@ type Resource struct {
 	// Fields returns the selectable fields beyond metadata.name and
 	// metadata.namespace, which the apiserver adds for every resource.
 	Fields func(obj runtime.Object) fields.Set
+	// Index, when set, is a selectable field the watch cache keeps the
+	// objects and watchers by, as upstream's cacher keeps pods by
+	// spec.nodeName: a list or watch whose field selector requires one
+	// value of it reads and is sent that value's objects alone.
+	Index *FieldIndex
 	// Table prints rows for kubectl; nil gives NAME and AGE.
 	Table *Table
+}
+
+// FieldIndex is one selectable field the watch cache indexes by.
+type FieldIndex struct {
+	// Field is the field's selector key; Fields must give it too.
+	Field string
+	// Value is obj's value of Field, as Fields gives it, without
+	// building the whole field set (it runs on every change).
+	Value func(obj runtime.Object) string
 }
 
 // Table is a resource's server-side printing.
