@@ -39,6 +39,7 @@ func (s *Server) buildHandler() http.Handler {
 	h = s.withBodyLimit(h)
 	h = s.withRecovery(h)
 	h = s.withMetrics(h)
+	h = newWarmStacks(h, 8*runtime.GOMAXPROCS(0))
 	return h
 }
 
