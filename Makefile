@@ -48,6 +48,7 @@ bench: build ## benchmarks (outside CI): tables on stdout, JSON in bench/results
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/apiserver
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/scheduler
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/node
+	for n in 1000 5000; do IDLE_ONLY=1 IDLE_SECONDS=60 NODES=$$n SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/density || exit 1; done
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/density
 	SKIFF_BIN=$(CURDIR)/$(BIN) $(GO) run ./bench/lists
 	$(GO) run ./bench/proxy

@@ -2,7 +2,10 @@
 // a skiff server (API server, scheduler, controllers), NODES hollow nodes
 // (the real kubelet on an in-memory runtime), then Deployments of 5, 30
 // and 250 replicas created at a target pod rate until PODS_PER_NODE pods
-// per node, waiting until every pod is Running. It records the time to
+// per node, waiting until every pod is Running. Before the first pod it
+// measures what the idle nodes cost (the server's CPU over IDLE_SECONDS,
+// 30, of heartbeats; IDLE_ONLY=1 stops there and saves that alone in
+// bench/results/idle.json). It records the time to
 // all Running, per-pod startup (first seen → Running on a watch), the API
 // server's request latency per verb and resource (its own histogram,
 // scraped before and after), server RSS and CPU, the etcd data size, and
@@ -51,9 +54,10 @@ func main() {
 	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), the server's execution traces (5 s at three points of the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
-		Churn: os.Getenv("CHURN") != "0"}
+		Churn: os.Getenv("CHURN") != "0", IdleSettle: 15 * time.Second, IdleWindow: time.Duration(benchutil.EnvInt("IDLE_SECONDS", "30")) * time.Second,
+		IdleOnly: os.Getenv("IDLE_ONLY") != ""}
 	if *short {
-		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true}
+		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true, IdleSettle: time.Second, IdleWindow: 3 * time.Second}
 	}
 	cfg.ProfileDir = *profileDir
 	if err := run(*bin, *out, cfg); err != nil {
@@ -66,6 +70,10 @@ type config struct {
 	Nodes, PodsPerNode, Rate int
 	Churn                    bool // roll every Deployment once all pods run
 	ProfileDir               string
+	// IdleSettle and IdleWindow time the idle phase (idleCost); with
+	// IdleOnly the run ends after it, saved as bench/results/idle.json.
+	IdleSettle, IdleWindow time.Duration
+	IdleOnly               bool
 }
 
 // deployments splits total pods as CL2's load test does: about half in
@@ -159,6 +167,17 @@ func run(bin, out string, cfg config) error {
 	}
 	res["nodes_ready_ms"] = time.Since(t0).Milliseconds()
 	fmt.Printf("  %d nodes Ready after %v\n", cfg.Nodes, time.Since(t0).Round(time.Millisecond))
+
+	idle, err := idleCost(ctx, src, srv.Cmd.Process.Pid, hollow.Process.Pid, cfg.Nodes, cfg.IdleSettle, cfg.IdleWindow)
+	if err != nil {
+		return err
+	}
+	res["idle"] = idle
+	if cfg.IdleOnly {
+		idle["nodes"] = cfg.Nodes
+		idle["commit_time"] = time.Now().UTC().Format(time.RFC3339)
+		return benchutil.Save(out, "idle", fmt.Sprintf("nodes_%d", cfg.Nodes), idle)
+	}
 
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		return err

@@ -107,6 +107,10 @@ var anchors = []struct {
 	{"dns/*.per_second", corednsQPS},
 	{"dns/*.p50_ms", corednsLatency},
 
+	{"idle/*.api_latency.get *.p99_ms", sloReadResource},
+	{"idle/*.api_latency.*.p99_ms", sloMutating},
+	{"idle/*.server_cores*", anchor{Note: "anchor: none (upstream publishes no control-plane CPU per node)"}},
+
 	{"density/*.pods", clusterPods},
 	{"density/*.replacement_pod_startup.p99_ms", sloPodStartup},
 	{"density/*.pod_startup.p99_ms", sloPodStartup},
@@ -177,6 +181,15 @@ var areas = []struct {
 		{"pod_startup_burst.latency.p99_ms", "pod create → Running p99, burst", "ms"},
 		{"hollow_node_rss_kib", "RSS per hollow node", "kib"},
 		{"hollow_node_cpu_millicores", "CPU per idle hollow node", "mcores"},
+	}},
+	{"idle", "Idle nodes: what heartbeats alone cost", "`IDLE_ONLY=1 NODES=N go run ./bench/density`: the density run's first phase alone. N hollow nodes register and settle (15 s), then for 60 s (`IDLE_SECONDS`) nothing but the cluster's steady traffic runs: every kubelet renews its Lease each 10 s and reports node status on change, as upstream's do. The server's CPU over that window is the floor under the density run, taken before its first pod (the density run records it too, under `idle`).", []row{
+		{"nodes_*.server_cores", "server CPU, {1} idle nodes", "cores"},
+		{"nodes_*.server_cores_per_1000_nodes", "server CPU per 1,000 nodes, {1} idle nodes", "cores"},
+		{"nodes_*.hollow_nodes_cores", "hollow nodes' CPU (same machine), {1} idle nodes", "cores"},
+		{"nodes_*.requests_per_s", "API requests served per second, {1} idle nodes", "/s"},
+		{"nodes_*.lease_updates_per_s", "of which Lease updates, {1} idle nodes", "/s"},
+		{"nodes_*.server_cpu_ms_per_request", "server CPU per request, {1} idle nodes", "ms"},
+		{"nodes_*.api_latency.*.p99_ms", "API {2} p99, {1} idle nodes", "ms"},
 	}},
 	{"density", "Density (ClusterLoader2-style load)", "`go run ./bench/density`: server + scheduler + controllers, hollow nodes, Deployments of 5/30/250 replicas created at a target pod rate until 30 pods per node; then the churn run (unless `CHURN=0`): every Deployment rolled to a new template at the same rate, until every rollout is complete. " +
 		"The 2,000-node run (67888c4) meets the API and startup targets: 60,000 pods Running at 50 pods/s, every API p99 under 400 ms (the Lease gets and creates of the kubelets' registration; everything else under 90 ms), pod startup p99 0.44 s (scheduling 0.32 s, kubelet 0.21 s), with the server at 0.61 cores and the hollow nodes at 0.28 on average (0.32 in the 1db18c1 run, before the fake runtime's lists and the kubelet's relist got cheaper). " +
