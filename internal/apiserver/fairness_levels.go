@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -154,8 +155,26 @@ func isLongRunning(ri requestInfo) bool {
 }
 
 // flowControlUID is the stable UID of a built-in flow schema or priority
-// level, reported in the X-Kubernetes-PF-*-UID response headers.
+// level, reported in the X-Kubernetes-PF-*-UID response headers. Every
+// request sends two, from a dozen names: each is hashed once.
 func flowControlUID(kind, name string) string {
+	key := [2]string{kind, name}
+	flowControlUIDs.RLock()
+	uid, ok := flowControlUIDs.m[key]
+	flowControlUIDs.RUnlock()
+	if ok {
+		return uid
+	}
 	h := sha256.Sum256([]byte("skiff/" + kind + "/" + name))
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	uid = fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	flowControlUIDs.Lock()
+	flowControlUIDs.m[key] = uid
+	flowControlUIDs.Unlock()
+	return uid
 }
+
+// flowControlUIDs memoizes flowControlUID.
+var flowControlUIDs = struct {
+	sync.RWMutex
+	m map[[2]string]string
+}{m: map[[2]string]string{}}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -447,4 +448,22 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+func TestFlowControlUID(t *testing.T) {
+	shape := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	a := flowControlUID("prioritylevel", "node-high")
+	if !shape.MatchString(a) {
+		t.Fatalf("UID %q is not shaped like a UID", a)
+	}
+	// Memoized, it stays what it was; other names and kinds differ.
+	if again := flowControlUID("prioritylevel", "node-high"); again != a {
+		t.Errorf("second UID %q, first %q", again, a)
+	}
+	if b := flowControlUID("flowschema", "node-high"); b == a {
+		t.Errorf("a flow schema and a priority level of one name share UID %q", a)
+	}
+	if c := flowControlUID("prioritylevel", "system"); c == a {
+		t.Errorf("two priority levels share UID %q", a)
+	}
 }
