@@ -19,10 +19,16 @@ import (
 // density run: at 5,000 nodes, what of the machine's two cores is taken
 // before the first pod.
 func idleCost(ctx context.Context, src metricsSource, serverPID, hollowPID, nodes int, settle, window time.Duration) (map[string]any, error) {
-	select {
-	case <-time.After(settle):
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	wait := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(settle); err != nil {
+		return nil, err
 	}
 	before, err := scrape(ctx, src)
 	if err != nil {
@@ -30,10 +36,8 @@ func idleCost(ctx context.Context, src metricsSource, serverPID, hollowPID, node
 	}
 	cpu0, hollow0 := benchutil.CPUTicks(serverPID), benchutil.CPUTicks(hollowPID)
 	start := time.Now()
-	select {
-	case <-time.After(window):
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := wait(window); err != nil {
+		return nil, err
 	}
 	after, err := scrape(ctx, src)
 	if err != nil {
