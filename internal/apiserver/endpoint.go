@@ -33,6 +33,9 @@ type endpoint struct {
 	// statusFieldManager for writes through /status.
 	fieldManager       *managedfields.FieldManager
 	statusFieldManager *managedfields.FieldManager
+	// index is the resource's index (Resource.Index) when its store
+	// holds its own type; nil otherwise.
+	index *resources.FieldIndex
 }
 
 func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
@@ -60,12 +63,16 @@ func (s *Server) newEndpoint(res *resources.Resource) (*endpoint, error) {
 		Metrics:   s.metrics.storage,
 		Resource:  stored.String(),
 	}
-	if res.Index != nil && res.Storage == nil {
+	if res.Storage == nil {
+		// A converted store holds another type, which Index.Value does
+		// not read.
+		ep.index = res.Index
+	}
+	if ep.index != nil {
 		// The watch cache finds the watchers of an object's value (a
 		// pod's kubelet) without asking every watch, and a list of one
-		// value reads that value's objects alone. (A converted store
-		// holds another type, which Index.Value does not read.)
-		cfg.WatchIndex = res.Index.Value
+		// value reads that value's objects alone.
+		cfg.WatchIndex = ep.index.Value
 	}
 	if stored.Resource == "events" && stored.Group == "" {
 		cfg.TTL = func(runtime.Object) int64 { return 3600 }
@@ -130,14 +137,14 @@ func newFieldManagers(scheme *runtime.Scheme, res *resources.Resource, gvk schem
 	return main, status, nil
 }
 
-// indexValue is the value of the resource's index field (Resource.Index)
-// o's field selector requires, so its predicate matches only objects of
-// that value; nil if it requires none or the resource has no index.
+// indexValue is the value of the endpoint's index field o's field
+// selector requires, so its predicate matches only objects of that
+// value; nil if it requires none or the endpoint has no index.
 func (ep *endpoint) indexValue(o listOptions) *string {
-	if ep.res.Index == nil || ep.res.Storage != nil {
+	if ep.index == nil {
 		return nil
 	}
-	if v, ok := o.fields.RequiresExactMatch(ep.res.Index.Field); ok {
+	if v, ok := o.fields.RequiresExactMatch(ep.index.Field); ok {
 		return &v
 	}
 	return nil
