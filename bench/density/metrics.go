@@ -191,10 +191,17 @@ func (w *windowTails) next(ctx context.Context) string {
 	if d := h.cpu - prev.cpu; d > 0 {
 		gc = 100 * (h.gcCPU - prev.gcCPU) / d
 	}
-	wal := h.disk[histKey{"wal", "fsync"}]
-	return fmt.Sprintf("p99 ms: update leases %.0f (%d), nodes/status %.0f, pods/status %.0f, etcd update leases %.0f; go scheduler p99 %.1f ms; GC %.0f%% of server CPU; etcd WAL fsyncs ≥ 128 ms: %d (max ≤ %s)",
+	return fmt.Sprintf("p99 ms: update leases %.0f (%d), nodes/status %.0f, pods/status %.0f, etcd update leases %.0f; go scheduler p99 %.1f ms; GC %.0f%% of server CPU; etcd ≥ 128 ms: WAL fsyncs %s, backend commits %s",
 		api["update leases"].P99, api["update leases"].Count, api["update nodes/status"].P99, api["update pods/status"].P99,
-		etcd["update leases.coordination.k8s.io"].P99, sched.P99, gc, slowerThan(prev.disk[histKey{"wal", "fsync"}], wal, 0.128), maxBound(prev.disk[histKey{"wal", "fsync"}], wal))
+		etcd["update leases.coordination.k8s.io"].P99, sched.P99, gc,
+		slowDisk(prev.disk, h.disk, histKey{"wal", "fsync"}), slowDisk(prev.disk, h.disk, histKey{"backend", "commit"}))
+}
+
+// slowDisk says how many of etcd's k (its WAL fsyncs or its backend
+// commits, which hold the lock every write's apply takes) took 128 ms or
+// more between before and after, and at most how long the slowest took.
+func slowDisk(before, after map[histKey]hist, k histKey) string {
+	return fmt.Sprintf("%d (max ≤ %s)", slowerThan(before[k], after[k], 0.128), maxBound(before[k], after[k]))
 }
 
 // diskSummary is etcd's WAL fsync and backend commit latency over a

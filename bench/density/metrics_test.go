@@ -42,4 +42,11 @@ func TestDiskSummary(t *testing.T) {
 	if _, ok := s["backend_commit"]; ok {
 		t.Errorf("summary %+v has a backend commit it was not given", s)
 	}
+	disk := func(h hist) map[histKey]hist { return map[histKey]hist{key: h} }
+	if got := slowDisk(disk(before[key]), disk(after[key]), key); got != "3 (max ≤ 1.024s)" {
+		t.Errorf("slow WAL fsyncs %q, want 3 (max ≤ 1.024s)", got)
+	}
+	if got := slowDisk(disk(before[key]), disk(after[key]), histKey{"backend", "commit"}); got != "0 (max ≤ -)" {
+		t.Errorf("slow backend commits, none scraped: %q, want 0 (max ≤ -)", got)
+	}
 }
