@@ -197,11 +197,16 @@ func (w *windowTails) next(ctx context.Context) string {
 		slowDisk(prev.disk, h.disk, histKey{"wal", "fsync"}), slowDisk(prev.disk, h.disk, histKey{"backend", "commit"}))
 }
 
+// slowDiskSeconds is where an etcd disk latency counts as slow (a
+// bucket bound of etcd's histograms): the monitor's lines and the phase
+// summaries ("_over_128ms") count the fsyncs and commits above it.
+const slowDiskSeconds = 0.128
+
 // slowDisk says how many of etcd's k (its WAL fsyncs or its backend
 // commits, which hold the lock every write's apply takes) took 128 ms or
 // more between before and after, and at most how long the slowest took.
 func slowDisk(before, after map[histKey]hist, k histKey) string {
-	return fmt.Sprintf("%d (max ≤ %s)", slowerThan(before[k], after[k], 0.128), maxBound(before[k], after[k]))
+	return fmt.Sprintf("%d (max ≤ %s)", slowerThan(before[k], after[k], slowDiskSeconds), maxBound(before[k], after[k]))
 }
 
 // diskSummary is etcd's WAL fsync and backend commit latency over a
@@ -215,7 +220,7 @@ func diskSummary(before, after map[histKey]hist) map[string]any {
 		}
 		name := k.verb + "_" + k.resource
 		out[name] = latencies(map[histKey]hist{k: before[k]}, map[histKey]hist{k: after[k]})[k.verb+" "+k.resource]
-		out[name+"_over_128ms"] = slowerThan(before[k], after[k], 0.128)
+		out[name+"_over_128ms"] = slowerThan(before[k], after[k], slowDiskSeconds)
 		out[name+"_max_bound"] = maxBound(before[k], after[k])
 	}
 	return out

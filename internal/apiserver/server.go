@@ -4,10 +4,10 @@
 // filters, and flow control (fairness.go: built-in priority levels that
 // answer 429 under overload; there are no FlowSchema or
 // PriorityLevelConfiguration objects). Short requests run on warm worker
-// goroutines (warmstacks.go). It stores objects through internal/storage and takes each
-// resource's semantics from internal/apiserver/resources. It does not run
-// controllers, the scheduler or anything else that acts on objects: those
-// are API clients.
+// goroutines (warmstacks.go). It stores objects through internal/storage
+// and takes each resource's semantics from internal/apiserver/resources.
+// It does not run controllers, the scheduler or anything else that acts
+// on objects: those are API clients.
 package apiserver
 
 import (
