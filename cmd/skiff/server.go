@@ -84,6 +84,8 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 	f.IntVar(&cfg.ClusterDNSPort, "cluster-dns-port", app.DefaultClusterDNSPort,
 		"port the cluster DNS listens on at the advertise address (the kube-dns Service maps 53 to it)")
 	f.StringVar(&cfg.TokenAuthFile, "token-auth-file", "", "static bearer tokens: CSV token,user,uid,\"group1,group2\"")
+	f.StringSliceVar(&cfg.DisableCompressionForClientIPs, "disable-compression-for-client-ips", app.DefaultNoCompressionClients,
+		"CIDRs of clients never sent gzipped responses (others that accept gzip get API responses over 128 KiB gzipped); \"\" compresses for all, as kube-apiserver's default")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

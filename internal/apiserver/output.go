@@ -15,8 +15,12 @@ import (
 )
 
 // writeObject encodes obj in the negotiated media type (JSON unless the
-// client prefers YAML or protobuf). obj must carry its kind and apiVersion.
+// client prefers YAML or protobuf), gzipped when it is large and the
+// client accepts that (compress.go). obj must carry its kind and
+// apiVersion.
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
+	w, done := s.compressing(w, r)
+	defer done()
 	format, ok := negotiate(r)
 	if !ok {
 		format = outputFormat{MediaType: mediaJSON}
@@ -86,8 +90,11 @@ func statusPtr(err error) *metav1.Status {
 }
 
 // writeResource writes an object or list of ep's kind, converting it to a
-// Table or PartialObjectMetadata(List) when the client asks for one.
+// Table or PartialObjectMetadata(List) when the client asks for one, and
+// gzipped as writeObject's.
 func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, ep *endpoint, code int, obj runtime.Object) {
+	w, done := s.compressing(w, r)
+	defer done()
 	format, ok := negotiate(r, "Table", "PartialObjectMetadata", "PartialObjectMetadataList")
 	if !ok {
 		s.writeError(w, r, errNotAcceptable(r))

@@ -4,10 +4,12 @@
 // filters, and flow control (fairness.go: built-in priority levels that
 // answer 429 under overload; there are no FlowSchema or
 // PriorityLevelConfiguration objects). Short requests run on warm worker
-// goroutines (warmstacks.go). It stores objects through internal/storage
-// and takes each resource's semantics from internal/apiserver/resources.
-// It does not run controllers, the scheduler or anything else that acts
-// on objects: those are API clients.
+// goroutines (warmstacks.go). Responses over 128 KiB are gzipped for
+// clients that accept it (compress.go). It stores objects through
+// internal/storage and takes each resource's semantics from
+// internal/apiserver/resources. It does not run controllers, the
+// scheduler or anything else that acts on objects: those are API
+// clients.
 package apiserver
 
 import (
@@ -86,7 +88,13 @@ type Config struct {
 	// Profiling serves Go's profiles under /debug/pprof/ to authenticated
 	// and authorized clients, as upstream's --profiling does.
 	Profiling bool
-	Logger    *slog.Logger
+	// DisableCompressionFor are the client networks that are never sent
+	// gzipped responses (compress.go), as upstream's
+	// --disable-compression-for-client-ips; every other client that
+	// accepts gzip gets responses over 128 KiB gzipped.
+	DisableCompressionFor []*net.IPNet
+
+	Logger *slog.Logger
 }
 
 // Validate fills defaults and checks the config.

@@ -268,10 +268,20 @@ func componentConfig(cfg *rest.Config, userAgent string) *rest.Config {
 	return c
 }
 
+// withoutGzip is cfg asking for no gzipped responses, as upstream's
+// scheduler and controller manager ask: they sit beside the API server,
+// where compression costs both more CPU than the bytes it saves.
+func withoutGzip(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.DisableCompression = true
+	return c
+}
+
 // RunControllerManager runs the controllers under leader election (for
 // `skiff controller-manager` and the in-process copy).
 func RunControllerManager(ctx context.Context, cfg *rest.Config, opts ComponentOptions) error {
 	log := opts.logger()
+	cfg = withoutGzip(cfg)
 	client, err := ComponentClient(cfg, "skiff-controller-manager")
 	if err != nil {
 		return err
@@ -296,6 +306,7 @@ func RunControllerManager(ctx context.Context, cfg *rest.Config, opts ComponentO
 // RunScheduler runs the scheduler under leader election.
 func RunScheduler(ctx context.Context, cfg *rest.Config, opts ComponentOptions) error {
 	log := opts.logger()
+	cfg = withoutGzip(cfg)
 	client, err := ComponentClient(cfg, "skiff-scheduler")
 	if err != nil {
 		return err

@@ -162,6 +162,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		MaxRequestsInflight:         cfg.MaxRequestsInflight,
 		MaxMutatingRequestsInflight: cfg.MaxMutatingRequestsInflight,
 		Profiling:                   cfg.Profiling,
+		DisableCompressionFor:       cfg.disableCompressionFor,
 	})
 	if err != nil {
 		return nil, err
@@ -187,7 +188,10 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 		if err != nil {
 			return nil, err
 		}
-		return &rest.Config{Host: localURL, TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: cert, KeyData: key}}, nil
+		// No gzip over loopback, as upstream's control plane components
+		// ask none (whatever --disable-compression-for-client-ips says).
+		return &rest.Config{Host: localURL, TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: cert, KeyData: key},
+			DisableCompression: true}, nil
 	}
 	if !cfg.DisableControllerManager {
 		if s.controllerManagerConfig, err = componentConfig("system:kube-controller-manager"); err != nil {

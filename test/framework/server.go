@@ -54,6 +54,10 @@ type Options struct {
 	// AdvertiseAddress for the kubernetes Service's endpoints (default
 	// 127.0.0.1, for which none are published). Nothing connects to it.
 	AdvertiseAddress string
+	// DisableCompressionForClientIPs for the API server (default nil:
+	// app.DefaultNoCompressionClients, so loopback clients get no gzip;
+	// an empty list gzips large responses for every client).
+	DisableCompressionForClientIPs []string
 }
 
 // StartServer starts a control plane and waits until it is ready.
@@ -93,6 +97,8 @@ func StartServer(t testing.TB, opts Options) *Server {
 		DisableRegistry:          true, // test binaries are not static: nothing to seed
 		DisableDNS:               true, // servers run side by side on loopback
 		DisableAgent:             true, // no containers in the integration tier
+
+		DisableCompressionForClientIPs: opts.DisableCompressionForClientIPs,
 	})
 	if err != nil {
 		cancel()

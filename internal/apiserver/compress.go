@@ -1,0 +1,149 @@
+package apiserver
+
+import (
+	"compress/gzip"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Response compression, as upstream's APIResponseCompression (on by
+// default since 1.16): an API object or list response larger than 128 KiB
+// is sent gzipped (level 1, the fastest) to a client whose Accept-Encoding
+// allows gzip, as Go's HTTP client (so client-go and kubectl) asks unless
+// told not to (kubectl --disable-compression). Smaller responses are sent
+// as they are: for them gzip costs more CPU than the bytes it saves.
+// Watches and the streaming subresources are never compressed.
+//
+// Clients in Config.DisableCompressionFor are never sent gzip, as
+// upstream's --disable-compression-for-client-ips: on a fast link the
+// compression costs both ends more CPU than the transfer it saves.
+
+// gzipThreshold is the size a response must pass to be compressed.
+const gzipThreshold = 128 << 10
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
+// compressing returns the writer an API object response should be
+// encoded to, and the function that completes the response once it is.
+// Requests that may not be compressed get w itself.
+func (s *Server) compressing(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
+	if _, nested := w.(*gzipResponse); nested || !acceptsGzip(r.Header.Get("Accept-Encoding")) || s.compressionDisabledFor(r.RemoteAddr) {
+		return w, func() {}
+	}
+	g := &gzipResponse{ResponseWriter: w, code: http.StatusOK}
+	return g, g.finish
+}
+
+// compressionDisabledFor reports whether the client at remoteAddr
+// (host:port) is in Config.DisableCompressionFor.
+func (s *Server) compressionDisabledFor(remoteAddr string) bool {
+	if len(s.cfg.DisableCompressionFor) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	for _, n := range s.cfg.DisableCompressionFor {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip: the
+// coding listed (or "*") with a quality above zero.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.TrimSpace(coding)
+		if !strings.EqualFold(coding, "gzip") && coding != "*" {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		if q > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// gzipResponse holds back the status and the first gzipThreshold bytes of
+// a response: a response that ends within them is sent as it is (with any
+// Content-Length its encoder set); a longer one is sent gzipped from its
+// first byte, without Content-Length.
+type gzipResponse struct {
+	http.ResponseWriter
+	code      int
+	held      []byte
+	committed bool
+	gz        *gzip.Writer
+}
+
+func (g *gzipResponse) WriteHeader(code int) {
+	if !g.committed {
+		g.code = code
+	}
+}
+
+func (g *gzipResponse) Write(p []byte) (int, error) {
+	switch {
+	case g.gz != nil:
+		return g.gz.Write(p)
+	case g.committed:
+		return g.ResponseWriter.Write(p)
+	case len(g.held)+len(p) <= gzipThreshold:
+		g.held = append(g.held, p...)
+		return len(p), nil
+	}
+	h := g.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Encoding", "gzip")
+	h.Add("Vary", "Accept-Encoding")
+	g.committed = true
+	g.ResponseWriter.WriteHeader(g.code)
+	g.gz = gzipWriters.Get().(*gzip.Writer)
+	g.gz.Reset(g.ResponseWriter)
+	if len(g.held) > 0 {
+		if _, err := g.gz.Write(g.held); err != nil {
+			return 0, err
+		}
+		g.held = nil
+	}
+	return g.gz.Write(p)
+}
+
+// finish sends what was held back, or ends the gzip stream.
+func (g *gzipResponse) finish() {
+	switch {
+	case g.gz != nil:
+		_ = g.gz.Close()
+		g.gz.Reset(nil)
+		gzipWriters.Put(g.gz)
+		g.gz = nil
+	case !g.committed:
+		g.committed = true
+		g.ResponseWriter.WriteHeader(g.code)
+		if len(g.held) > 0 {
+			_, _ = g.ResponseWriter.Write(g.held)
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package apiserver
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+)
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"":                     false,
+		"gzip":                 true, // Go's HTTP client
+		"GZIP":                 true,
+		"deflate, gzip;q=0.5":  true,
+		"gzip;q=0":             false,
+		"gzip; q=0.0, deflate": false,
+		"identity":             false,
+		"*":                    true,
+		"*;q=0":                false,
+		"br, gzip ; q=1":       true,
+		"x-gzip":               false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+func TestCompressionDisabledFor(t *testing.T) {
+	var nets []*net.IPNet
+	for _, c := range []string{"127.0.0.0/8", "::1/128", "10.1.0.0/16"} {
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nets = append(nets, n)
+	}
+	s := &Server{cfg: Config{DisableCompressionFor: nets}}
+	for addr, want := range map[string]bool{
+		"127.0.0.1:5555":        true,
+		"[::1]:5555":            true,
+		"[::ffff:127.0.0.2]:80": true, // an IPv4 client on a dual-stack socket
+		"10.1.200.3:443":        true,
+		"10.2.0.1:443":          false,
+		"[2001:db8::1]:443":     false,
+		"not an address":        false,
+	} {
+		if got := s.compressionDisabledFor(addr); got != want {
+			t.Errorf("compressionDisabledFor(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	if (&Server{}).compressionDisabledFor("127.0.0.1:1") {
+		t.Error("with no networks configured, every client gets gzip")
+	}
+}
+
+// respond runs the way an encoder writes a response through compressing:
+// headers, the status, then the body in writes of the given sizes.
+func respond(t *testing.T, code int, contentLength bool, writes ...int) (*httptest.ResponseRecorder, []byte) {
+	t.Helper()
+	s := &Server{}
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	w, done := s.compressing(rec, r)
+	if _, ok := w.(*gzipResponse); !ok {
+		t.Fatalf("a request that accepts gzip got %T", w)
+	}
+	var body []byte
+	for i, n := range writes {
+		body = append(body, bytes.Repeat([]byte{byte('a' + i)}, n)...)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if contentLength {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(code)
+	off := 0
+	for _, n := range writes {
+		if k, err := w.Write(body[off : off+n]); err != nil || k != n {
+			t.Fatalf("write of %d: %d, %v", n, k, err)
+		}
+		off += n
+	}
+	// A nested call (an error written while a response is being
+	// prepared) does not wrap again.
+	if inner, _ := s.compressing(w, r); inner != w {
+		t.Fatal("compressing wrapped its own writer")
+	}
+	if rec.Body.Len() > 0 && len(body) <= gzipThreshold {
+		t.Fatal("a small response was sent before it ended")
+	}
+	done()
+	return rec, body
+}
+
+func TestGzipResponse(t *testing.T) {
+	t.Run("small", func(t *testing.T) {
+		rec, body := respond(t, http.StatusCreated, true, 100, 2000)
+		if rec.Code != http.StatusCreated || rec.Header().Get("Content-Encoding") != "" ||
+			rec.Header().Get("Content-Length") != strconv.Itoa(len(body)) || !bytes.Equal(rec.Body.Bytes(), body) {
+			t.Fatalf("small response: %d %v, %d bytes", rec.Code, rec.Header(), rec.Body.Len())
+		}
+	})
+	t.Run("exactly the threshold", func(t *testing.T) {
+		rec, body := respond(t, http.StatusOK, false, gzipThreshold)
+		if rec.Header().Get("Content-Encoding") != "" || !bytes.Equal(rec.Body.Bytes(), body) {
+			t.Fatalf("a response of exactly %d bytes was compressed", gzipThreshold)
+		}
+	})
+	for name, writes := range map[string][]int{
+		"one large write":  {gzipThreshold + 1},
+		"streamed in 64 K": {64 << 10, 64 << 10, 64 << 10, 10},
+		"small then large": {7, 1 << 20},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec, body := respond(t, http.StatusOK, true, writes...)
+			h := rec.Header()
+			if rec.Code != http.StatusOK || h.Get("Content-Encoding") != "gzip" || h.Get("Vary") != "Accept-Encoding" ||
+				h.Get("Content-Length") != "" || h.Get("Content-Type") != "application/json" {
+				t.Fatalf("large response: %d %v", rec.Code, h)
+			}
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(plain, body) {
+				t.Fatalf("unzipped %d bytes, want the %d written", len(plain), len(body))
+			}
+			if rec.Body.Len() != 0 {
+				t.Fatalf("%d bytes after the gzip stream", rec.Body.Len())
+			}
+		})
+	}
+}
+
+func TestCompressingPassesThrough(t *testing.T) {
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	s := &Server{cfg: Config{DisableCompressionFor: []*net.IPNet{loopback}}}
+	for name, r := range map[string]*http.Request{
+		"no Accept-Encoding": httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil),
+		"exempt client": func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
+			r.Header.Set("Accept-Encoding", "gzip")
+			r.RemoteAddr = "127.0.0.1:40000"
+			return r
+		}(),
+	} {
+		rec := httptest.NewRecorder()
+		if w, _ := s.compressing(rec, r); w != http.ResponseWriter(rec) {
+			t.Errorf("%s: got %T, want the response writer itself", name, w)
+		}
+	}
+}
