@@ -17,50 +17,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/skiff-sh/skiff/test/framework"
 )
 
-// compressionClient sends requests with exactly the headers given: its
-// transport adds no Accept-Encoding and unzips nothing.
-type compressionClient struct {
-	t    *testing.T
-	base string
-	http *http.Client
-}
-
-func newCompressionClient(t *testing.T, s *framework.Server) *compressionClient {
-	cfg := s.RestConfig(t)
-	cfg.DisableCompression = true
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &compressionClient{t: t, base: s.URL, http: hc}
-}
-
-// do returns the response (body read) and its body, unzipped when the
-// response says it is gzipped.
-func (c *compressionClient) do(method, path string, body []byte, headers ...string) (*http.Response, []byte) {
+// unzipped sends a request through c and returns the response and its
+// body, unzipped when the response says it is gzipped.
+func unzipped(c *rawClient, method, path string, body []byte, headers ...string) (*http.Response, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: reading: %v", method, path, err)
-	}
+	resp, data := c.response(method, path, "application/json", body, headers...)
 	if resp.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
@@ -99,16 +64,16 @@ func TestResponseCompression(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{DisableCompressionForClientIPs: []string{}}) // gzip for loopback too
 	cs := s.Client(t)
 	fillConfigMaps(t, cs, 150) // a list of about 360 KiB
-	c := newCompressionClient(t, s)
+	c := newRaw(t, s)
 	const list = "/api/v1/namespaces/default/configmaps"
 
 	// A JSON list: gzipped, and it unzips to the bytes sent to a client
 	// that does not accept gzip.
-	resp, zipped := c.do("GET", list, nil, "Accept-Encoding", "gzip")
+	resp, zipped := unzipped(c, "GET", list, nil, "Accept-Encoding", "gzip")
 	if resp.StatusCode != http.StatusOK || !gzipped(resp) || resp.Header.Get("Vary") != "Accept-Encoding" || resp.ContentLength != -1 {
 		t.Fatalf("list: HTTP %d, headers %v, length %d", resp.StatusCode, resp.Header, resp.ContentLength)
 	}
-	plainResp, plain := c.do("GET", list, nil)
+	plainResp, plain := unzipped(c, "GET", list, nil)
 	if gzipped(plainResp) || plainResp.StatusCode != http.StatusOK {
 		t.Fatalf("list without Accept-Encoding: HTTP %d, headers %v", plainResp.StatusCode, plainResp.Header)
 	}
@@ -127,7 +92,7 @@ func TestResponseCompression(t *testing.T) {
 		"application/json;as=Table;v=v1;g=meta.k8s.io": "application/json",
 		partial: "application/json",
 	} {
-		resp, body := c.do("GET", list, nil, "Accept", accept, "Accept-Encoding", "gzip")
+		resp, body := unzipped(c, "GET", list, nil, "Accept", accept, "Accept-Encoding", "gzip")
 		if resp.StatusCode != http.StatusOK || !gzipped(resp) || !strings.HasPrefix(resp.Header.Get("Content-Type"), want) || len(body) < 128<<10 {
 			t.Fatalf("list as %s: HTTP %d, headers %v, %d bytes unzipped", accept, resp.StatusCode, resp.Header, len(body))
 		}
@@ -146,7 +111,7 @@ func TestResponseCompression(t *testing.T) {
 		{list, "", "gzip;q=0", false},
 		{list, "", "identity", false},
 	} {
-		resp, _ := c.do("GET", tc.path, nil, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
+		resp, _ := unzipped(c, "GET", tc.path, nil, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
 		if gzipped(resp) {
 			t.Fatalf("GET %s as %q with Accept-Encoding %q was gzipped", tc.path, tc.accept, tc.encoding)
 		}
@@ -159,7 +124,7 @@ func TestResponseCompression(t *testing.T) {
 	big := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{Kind: "ConfigMap", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{Name: "big"}, Data: map[string]string{"value": strings.Repeat("b", 300<<10)}}
 	data, _ := json.Marshal(big)
-	resp, body := c.do("POST", list, data, "Accept-Encoding", "gzip")
+	resp, body := unzipped(c, "POST", list, data, "Accept-Encoding", "gzip")
 	if resp.StatusCode != http.StatusCreated || !gzipped(resp) {
 		t.Fatalf("create of a 300 KiB ConfigMap: HTTP %d, headers %v", resp.StatusCode, resp.Header)
 	}
@@ -167,7 +132,7 @@ func TestResponseCompression(t *testing.T) {
 	if err := json.Unmarshal(body, &created); err != nil || len(created.Data["value"]) != 300<<10 {
 		t.Fatalf("created ConfigMap: %v", err)
 	}
-	resp, body = c.do("GET", list+"/big", nil, "Accept-Encoding", "gzip")
+	resp, body = unzipped(c, "GET", list+"/big", nil, "Accept-Encoding", "gzip")
 	if resp.StatusCode != http.StatusOK || !gzipped(resp) || !bytes.Contains(body, []byte(created.ResourceVersion)) {
 		t.Fatalf("GET of the 300 KiB ConfigMap: HTTP %d, headers %v", resp.StatusCode, resp.Header)
 	}
@@ -221,8 +186,8 @@ func TestResponseCompression(t *testing.T) {
 func TestNoCompressionForLoopbackByDefault(t *testing.T) {
 	s := framework.StartServer(t, framework.Options{})
 	fillConfigMaps(t, s.Client(t), 150)
-	c := newCompressionClient(t, s)
-	resp, body := c.do("GET", "/api/v1/namespaces/default/configmaps", nil, "Accept-Encoding", "gzip")
+	c := newRaw(t, s)
+	resp, body := unzipped(c, "GET", "/api/v1/namespaces/default/configmaps", nil, "Accept-Encoding", "gzip")
 	if resp.StatusCode != http.StatusOK || gzipped(resp) || len(body) < 128<<10 {
 		t.Fatalf("list for a loopback client: HTTP %d, headers %v, %d bytes", resp.StatusCode, resp.Header, len(body))
 	}

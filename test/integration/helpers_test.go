@@ -41,6 +41,7 @@ type rawClient struct {
 
 func newRaw(t *testing.T, s *framework.Server) *rawClient {
 	cfg := s.RestConfig(t)
+	cfg.DisableCompression = true // no Accept-Encoding but the test's own, nothing unzipped
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,13 @@ func newRaw(t *testing.T, s *framework.Server) *rawClient {
 
 // do sends a request and returns the status code and body.
 func (c *rawClient) do(method, path, contentType string, body []byte, headers ...string) (int, []byte, http.Header) {
+	c.t.Helper()
+	resp, data := c.response(method, path, contentType, body, headers...)
+	return resp.StatusCode, data, resp.Header
+}
+
+// response sends a request and returns the response and its body, read.
+func (c *rawClient) response(method, path, contentType string, body []byte, headers ...string) (*http.Response, []byte) {
 	c.t.Helper()
 	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
 	if err != nil {
@@ -67,7 +75,7 @@ func (c *rawClient) do(method, path, contentType string, body []byte, headers ..
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data, resp.Header
+	return resp, data
 }
 
 // status decodes a metav1.Status body.
