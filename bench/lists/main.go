@@ -5,7 +5,9 @@
 //   - `kubectl get pods -A` as a user runs it (chunks of 500, a table),
 //     with --chunk-size=0, and a raw resourceVersion=0 list, each timed;
 //   - the same Table requests kubectl makes, read but not decoded: the
-//     server's share of kubectl's time;
+//     server's share of kubectl's time; and the one Table again from
+//     127.0.0.2, which the server gzips as it would for a client on
+//     another machine (the others are on 127.0.0.1, which it does not);
 //   - every node's kubelet reading its pods at once, as after a server
 //     restart: a watch-list (sendInitialEvents) per node with a
 //     spec.nodeName field selector, what client-go's reflectors send;
@@ -28,6 +30,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -82,7 +85,10 @@ func main() {
 }
 
 func run(bin, out string, cfg config) error {
-	srv, stop, err := benchutil.StartInTemp(bin, "lists", "--node-monitor-grace-period", "24h", "--cluster-cidr", benchutil.ScaleClusterCIDR)
+	// Clients on 127.0.0.1 (kubectl, client-go) get no gzip, as loopback
+	// clients by default; the client on 127.0.0.2 stands for a remote one.
+	srv, stop, err := benchutil.StartInTemp(bin, "lists", "--node-monitor-grace-period", "24h", "--cluster-cidr", benchutil.ScaleClusterCIDR,
+		"--disable-compression-for-client-ips", "127.0.0.1/32")
 	if err != nil {
 		return err
 	}
@@ -158,9 +164,16 @@ func run(bin, out string, cfg config) error {
 	for k, v := range benchutil.KubectlPodLists(srv.Kubeconfig, cfg.Pods, runs) {
 		lists[k] = v
 	}
-	for _, chunk := range []int64{500, 0} {
-		key := fmt.Sprintf("table_fetch_chunk%d", chunk)
-		d, rows, err := fetchTable(ctx, rc, chunk)
+	for _, f := range []struct {
+		chunk  int64
+		remote bool
+	}{{500, false}, {0, false}, {0, true}} {
+		key := fmt.Sprintf("table_fetch_chunk%d", f.chunk)
+		if f.remote {
+			key += "_gzip"
+		}
+		cpu := benchutil.CPUTicks(pid)
+		d, rows, wire, err := fetchTable(ctx, rc, f.chunk, f.remote)
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
@@ -168,6 +181,8 @@ func run(bin, out string, cfg config) error {
 			return fmt.Errorf("%s: %d rows, want %d", key, rows, cfg.Pods)
 		}
 		lists[key+"_ms"] = float64(d.Microseconds()) / 1000
+		lists[key+"_bytes"] = wire
+		lists[key+"_server_cpu_s"] = float64(benchutil.CPUTicks(pid)-cpu) / 100
 	}
 	res["lists"] = lists
 	res["server_rss_after_lists_bytes"] = benchutil.RSSBytes(pid)
@@ -325,14 +340,21 @@ func createPod(ctx context.Context, cs kubernetes.Interface, i, nodes int) error
 // fetchTable makes the requests `kubectl get pods -A` makes (a Table of
 // every pod, in pages of chunk rows; 0 is one page) and reads the whole
 // answer without decoding the rows: the server's share of kubectl's time.
-// It returns the time and the number of rows.
-func fetchTable(ctx context.Context, rc *rest.Config, chunk int64) (time.Duration, int, error) {
+// remote sends them from 127.0.0.2, which the server gzips for (as it
+// would for a client on another machine), and unzips what it reads. It
+// returns the time, the number of rows and the bytes received.
+func fetchTable(ctx context.Context, rc *rest.Config, chunk int64, remote bool) (time.Duration, int, int64, error) {
+	if remote {
+		rc = rest.CopyConfig(rc)
+		rc.DisableCompression = true // the request below asks for gzip itself, and reads what arrives
+		rc.Dial = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext
+	}
 	hc, err := rest.HTTPClientFor(rc)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	t0 := time.Now()
-	rows, next := 0, ""
+	rows, next, wire := 0, "", int64(0)
 	for {
 		q := url.Values{"limit": {strconv.FormatInt(chunk, 10)}}
 		if next != "" {
@@ -340,26 +362,57 @@ func fetchTable(ctx context.Context, rc *rest.Config, chunk int64) (time.Duratio
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rc.Host+"/api/v1/pods?"+q.Encode(), nil)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+		if remote {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		n, cont, err := scanTable(resp.Body)
+		n, cont, read, err := readTable(resp)
 		resp.Body.Close()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return 0, 0, fmt.Errorf("status %s", resp.Status)
+			return 0, 0, 0, fmt.Errorf("status %s", resp.Status)
 		}
 		rows += n
+		wire += read
 		if next = cont; next == "" {
-			return time.Since(t0), rows, nil
+			return time.Since(t0), rows, wire, nil
 		}
 	}
+}
+
+// readTable scans a Table response, unzipped if it is gzipped, and
+// counts the bytes that arrived.
+func readTable(resp *http.Response) (rows int, cont string, wire int64, err error) {
+	body := &countingReader{r: resp.Body}
+	var r io.Reader = body
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return 0, "", 0, err
+		}
+		r = zr
+	}
+	rows, cont, err = scanTable(r)
+	return rows, cont, body.n, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // scanTable reads a JSON Table without decoding its rows, so the time
