@@ -130,6 +130,8 @@ var anchors = []struct {
 	{"lists/*.lists.kubectl_get_pods_A_*_cpu.max_ms", anchor{Note: "anchor: none (kubectl's own share of the time above)"}},
 	{"lists/*.lists.kubectl_throttle_floor_chunked_ms", anchor{Note: "anchor: none (set by kubectl's client, the same against any server)"}},
 	{"lists/*.lists.kubectl_get_pods_A_*.max_ms", issueKubectlList},
+	{"lists/*.lists.table_fetch_*_bytes", anchor{Note: "anchor: none (what the client receives)"}},
+	{"lists/*.lists.table_fetch_*_server_cpu_s", anchor{Note: "anchor: none (the server's CPU while it served the fetch above)"}},
 	{"lists/*.lists.table_fetch_*_ms", issueKubectlList},
 	{"lists/*.lists.*.max_ms", sloReadCollection},
 	{"lists/*.kubelet_relists.latency.p99_ms", sloReadCollection},
@@ -275,11 +277,13 @@ var areas = []struct {
 		"(client-go's defaults; kubectl neither changes nor exposes them, kubernetes/kubernetes#111880), so 300 pages take at least 58 s against any server; " +
 		"and kubectl decodes each Table into maps twice, the whole answer and then each row's object, which costs it well over 100 µs of CPU per row (measured with `kubectl --profile=cpu`: all JSON scanning, map building and GC). " +
 		"Each row carries the pod's metadata with its managedFields, as upstream's server sends them (about 1.6 of a row's 2 KB). " +
-		"kubectl's own CPU for the same bytes also measures this shared machine's speed on the day: with one Table, 24.9 s in the run of 11-28 (d9aa51a), 37.1 s in the run shown here (11-29); its other times are longer by up to as much. " +
+		"kubectl's own CPU for the same bytes also measures this shared machine's speed on the day: with one Table, 24.9 s in the run of 11-28 (d9aa51a), 37.1 s in 4cca344's (11-29, morning) and 41.2 s in the run shown here (ff6ddb5, 11-29, afternoon); its other times are longer by up to as much. " +
+		"A client on another machine gets that one Table gzipped, as kube-apiserver sends any response over 128 KiB to a client that accepts gzip (since 9b09070): 13.9 MiB instead of 270 MiB, 19 times fewer bytes (at 100 Mbit/s, 1.2 s on the wire instead of 23 s), for about a quarter more of the server's CPU (6.7 s against 5.4 s, one fetch each). " +
+		"On loopback the bytes cost nothing to move, so by default skiff sends them plain there (`--disable-compression-for-client-ips`, 127.0.0.0/8 and ::1): kubectl on the server's machine, as in the rows above, would otherwise spend CPU unzipping what it then decodes. " +
 		"Before the lists, every node's kubelet reads its pods at once, as kubelets do when their watches break together: since 4cca344 the watch cache keeps its pods by node as well, as upstream's keeps an indexer, and each read takes its node's 30 pods from there. " +
 		"Before that, each read ran its field selector over all 150,000 pods: with 6556786 the same 5,000 reads were at 1,919 after 15.5 min (about 2 a second), with etcd requests timing out and the controller manager and scheduler losing their leader leases, and that is how a 5,000-node density run of 6556786 on 11-29 ended (above). " +
 		"Earlier on 11-29, run back to back with 48b28a9, d9aa51a held the 150,000 pods in 6.5 GiB against 3.2 GiB (since 1f09c2e the watch cache's objects share their equal pieces, and since 96db6f2 and bda2e3c the in-process scheduler, controllers and garbage collector read those objects instead of decoding copies) and served the raw list in 16.5 s against 5.9 s (JSON is encoded by internal/jsonenc since 022c333). " +
-		"The watchers' RSS can come out below zero, as here: the server returned more of the lists' garbage to the system while they opened than they took. ", []row{
+		"The watchers' RSS can come out below zero (-363 MiB in 4cca344's run): the server then returned more of the lists' garbage to the system while they opened than they took. ", []row{
 		{"pods_*.create_pods_per_second", "pods created (+ status) per second, filling to {1}", "/s"},
 		{"pods_*.create_and_status.p99_ms", "create + status p99, filling to {1}", "ms"},
 		{"pods_*.server_rss_bytes", "server RSS holding {1} pods", "bytes"},
@@ -294,6 +298,11 @@ var areas = []struct {
 		{"pods_*.lists.kubectl_raw_list_rv0.max_ms", "`kubectl get --raw /api/v1/pods?resourceVersion=0`, {1} pods, worst run", "ms"},
 		{"pods_*.lists.table_fetch_chunk500_ms", "the Tables `kubectl get pods -A` fetches (chunks of 500), read but not decoded: the server's share, {1} pods", "ms"},
 		{"pods_*.lists.table_fetch_chunk0_ms", "the same in one Table (--chunk-size=0), {1} pods", "ms"},
+		{"pods_*.lists.table_fetch_chunk0_server_cpu_s", "the server's CPU for it, {1} pods", "s"},
+		{"pods_*.lists.table_fetch_chunk0_bytes", "that Table's size, {1} pods", "bytes"},
+		{"pods_*.lists.table_fetch_chunk0_gzip_bytes", "the same Table gzipped, as sent to a client on another machine, {1} pods", "bytes"},
+		{"pods_*.lists.table_fetch_chunk0_gzip_ms", "fetching and unzipping the gzipped Table (read but not decoded), {1} pods", "ms"},
+		{"pods_*.lists.table_fetch_chunk0_gzip_server_cpu_s", "the server's CPU for the gzipped Table, {1} pods", "s"},
 		{"pods_*.lists.clientgo_list_all_consistent.max_ms", "client-go LIST all pods (protobuf, consistent), {1} pods, worst of 3", "ms"},
 		{"pods_*.lists.clientgo_list_all_rv0.max_ms", "client-go LIST all pods (protobuf, rv=0), {1} pods, worst of 3", "ms"},
 		{"pods_*.watch.open_ms", "open the watches (1,000 unless -short), {1} pods", "ms"},
