@@ -3,12 +3,16 @@ package apiserver
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func TestAcceptsGzip(t *testing.T) {
@@ -159,5 +163,33 @@ func TestCompressingPassesThrough(t *testing.T) {
 		if w, _ := s.compressing(rec, r); w != http.ResponseWriter(rec) {
 			t.Errorf("%s: got %T, want the response writer itself", name, w)
 		}
+	}
+}
+
+// panicky is an object whose encoding panics, as a bug in an encoder
+// would.
+type panicky struct{ metav1.TypeMeta }
+
+func (p *panicky) DeepCopyObject() runtime.Object { return p }
+func (p *panicky) MarshalJSON() ([]byte, error)   { panic("encoder bug") }
+
+// A panic while a response is held back sends nothing, so the recovery's
+// 500 Status (withRecovery) reaches the client instead of an empty 200.
+func TestCompressingAfterPanic(t *testing.T) {
+	s := &Server{}
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/default/pods/p", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	func() {
+		defer func() {
+			if v := recover(); v != "encoder bug" {
+				t.Fatalf("recovered %v", v)
+			}
+		}()
+		s.writeObject(rec, r, http.StatusOK, &panicky{metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}})
+	}()
+	s.writeError(rec, r, errors.New("the encoder panicked"))
+	if rec.Code != http.StatusInternalServerError || !bytes.Contains(rec.Body.Bytes(), []byte(`"code":500`)) {
+		t.Fatalf("after a panic: HTTP %d, %s", rec.Code, rec.Body.Bytes())
 	}
 }

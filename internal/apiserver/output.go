@@ -18,14 +18,17 @@ import (
 // client prefers YAML or protobuf), gzipped when it is large and the
 // client accepts that (compress.go). obj must carry its kind and
 // apiVersion.
+//
+// The response is completed only when encoding returns: after a panic,
+// nothing held back is sent, so the recovery's 500 can still be.
 func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, obj runtime.Object) {
 	w, done := s.compressing(w, r)
-	defer done()
 	format, ok := negotiate(r)
 	if !ok {
 		format = outputFormat{MediaType: mediaJSON}
 	}
 	s.encode(w, format.MediaType, code, obj)
+	done()
 }
 
 func (s *Server) encode(w http.ResponseWriter, mediaType string, code int, obj runtime.Object) {
@@ -94,7 +97,11 @@ func statusPtr(err error) *metav1.Status {
 // gzipped as writeObject's.
 func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, ep *endpoint, code int, obj runtime.Object) {
 	w, done := s.compressing(w, r)
-	defer done()
+	s.writeConverted(w, r, ep, code, obj)
+	done()
+}
+
+func (s *Server) writeConverted(w http.ResponseWriter, r *http.Request, ep *endpoint, code int, obj runtime.Object) {
 	format, ok := negotiate(r, "Table", "PartialObjectMetadata", "PartialObjectMetadataList")
 	if !ok {
 		s.writeError(w, r, errNotAcceptable(r))
