@@ -151,7 +151,8 @@ func run(bin, out string, cfg config) error {
 		prof = &profiler{dir: cfg.ProfileDir, cs: cs, hollowURL: "http://" + addr}
 	}
 	hollow := exec.Command(bin, hollowArgs...)
-	hollow.Env = append(os.Environ(), hollowGoEnv()...)
+	hollowEnv := hollowGoEnv()
+	hollow.Env = append(os.Environ(), hollowEnv...)
 	hollow.Stdout, hollow.Stderr = srv.Log, srv.Log
 	hollow.SysProcAttr = benchutil.ChildProcAttr()
 	if err := hollow.Start(); err != nil {
@@ -244,8 +245,8 @@ func run(bin, out string, cfg config) error {
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	res["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
-	if env := hollowGoEnv(); len(env) > 0 {
-		res["hollow_nodes_go_env"] = strings.Join(env, " ")
+	if len(hollowEnv) > 0 {
+		res["hollow_nodes_go_env"] = strings.Join(hollowEnv, " ")
 	}
 	prof.heap(ctx, "running")
 	fmt.Printf("  all %d pods Running after %v (%.0f pods/s)\n", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())

@@ -2,8 +2,8 @@ package apiserver
 
 import (
 	"compress/gzip"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,16 +46,13 @@ func (s *Server) compressionDisabledFor(remoteAddr string) bool {
 	if len(s.cfg.DisableCompressionFor) == 0 {
 		return false
 	}
-	host, _, err := net.SplitHostPort(remoteAddr)
+	ap, err := netip.ParseAddrPort(remoteAddr) // no allocation: this runs for every response
 	if err != nil {
-		host = remoteAddr
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
 		return false
 	}
-	for _, n := range s.cfg.DisableCompressionFor {
-		if n.Contains(ip) {
+	ip := ap.Addr().Unmap() // an IPv4 client on a dual-stack socket
+	for _, p := range s.cfg.DisableCompressionFor {
+		if p.Contains(ip) {
 			return true
 		}
 	}

@@ -5,9 +5,9 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 
@@ -36,15 +36,8 @@ func TestAcceptsGzip(t *testing.T) {
 }
 
 func TestCompressionDisabledFor(t *testing.T) {
-	var nets []*net.IPNet
-	for _, c := range []string{"127.0.0.0/8", "::1/128", "10.1.0.0/16"} {
-		_, n, err := net.ParseCIDR(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nets = append(nets, n)
-	}
-	s := &Server{cfg: Config{DisableCompressionFor: nets}}
+	s := &Server{cfg: Config{DisableCompressionFor: []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.1.0.0/16")}}}
 	for addr, want := range map[string]bool{
 		"127.0.0.1:5555":        true,
 		"[::1]:5555":            true,
@@ -148,8 +141,7 @@ func TestGzipResponse(t *testing.T) {
 }
 
 func TestCompressingPassesThrough(t *testing.T) {
-	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
-	s := &Server{cfg: Config{DisableCompressionFor: []*net.IPNet{loopback}}}
+	s := &Server{cfg: Config{DisableCompressionFor: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
 	for name, r := range map[string]*http.Request{
 		"no Accept-Encoding": httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil),
 		"exempt client": func() *http.Request {

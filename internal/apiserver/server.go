@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -92,7 +93,7 @@ type Config struct {
 	// gzipped responses (compress.go), as upstream's
 	// --disable-compression-for-client-ips; every other client that
 	// accepts gzip gets responses over 128 KiB gzipped.
-	DisableCompressionFor []*net.IPNet
+	DisableCompressionFor []netip.Prefix
 
 	Logger *slog.Logger
 }

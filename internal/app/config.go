@@ -99,7 +99,7 @@ type ServerConfig struct {
 	// CPU); an empty, non-nil list compresses for every client, as
 	// kube-apiserver does by default.
 	DisableCompressionForClientIPs []string
-	disableCompressionFor          []*net.IPNet
+	disableCompressionFor          []netip.Prefix
 
 	// Listener, if set, is used instead of binding BindAddress:SecurePort
 	// (tests pass a loopback listener on port 0).
@@ -134,11 +134,11 @@ func (c *ServerConfig) Validate() error {
 		c.DisableCompressionForClientIPs = DefaultNoCompressionClients
 	}
 	for _, cidr := range c.DisableCompressionForClientIPs {
-		_, n, err := net.ParseCIDR(cidr)
+		prefix, err := netip.ParsePrefix(cidr)
 		if err != nil {
 			return fmt.Errorf("disable compression for client IPs: %w", err)
 		}
-		c.disableCompressionFor = append(c.disableCompressionFor, n)
+		c.disableCompressionFor = append(c.disableCompressionFor, prefix.Masked())
 	}
 	for _, p := range c.ServiceLBPool {
 		prefix, err := netip.ParsePrefix(p)

@@ -1,15 +1,15 @@
 package app
 
 import (
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 )
 
 func TestCompressionClientsConfig(t *testing.T) {
-	contains := func(nets []*net.IPNet, ip string) bool {
-		for _, n := range nets {
-			if n.Contains(net.ParseIP(ip)) {
+	contains := func(prefixes []netip.Prefix, ip string) bool {
+		for _, p := range prefixes {
+			if p.Contains(netip.MustParseAddr(ip)) {
 				return true
 			}
 		}
