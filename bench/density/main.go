@@ -20,12 +20,16 @@
 // stops, so a runaway server cannot stall the machine. HOLLOW_GOGC and
 // HOLLOW_GOMEMLIMIT set the hollow nodes' GOGC and GOMEMLIMIT (recorded
 // with the results), to take their garbage collector's CPU off the
-// machine the server runs on.
+// machine the server runs on. HOLLOW_BIN (or -hollow-bin) runs the hollow
+// nodes from another binary than the server's: with one fixed hollow
+// binary, two server builds compare by the server's CPU per second of the
+// hollow nodes', a ratio the machine's drift between runs cancels out of.
 //
 //	NODES=100 PODS_PER_NODE=30 RATE=50 go run ./bench/density [-short]
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -54,6 +58,7 @@ func main() {
 	bin := flag.String("bin", benchutil.EnvOr("SKIFF_BIN", "bin/skiff"), "skiff binary")
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
+	hollowBin := flag.String("hollow-bin", os.Getenv("HOLLOW_BIN"), "skiff binary for the hollow nodes (default: -bin); a fixed one lets two server builds be compared by the server's CPU per second of the hollow nodes'")
 	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), the server's execution traces (5 s at three points of the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
@@ -62,7 +67,7 @@ func main() {
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true, IdleSettle: time.Second, IdleWindow: 3 * time.Second}
 	}
-	cfg.ProfileDir = *profileDir
+	cfg.ProfileDir, cfg.HollowBin = *profileDir, *hollowBin
 	if err := run(*bin, *out, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -73,6 +78,7 @@ type config struct {
 	Nodes, PodsPerNode, Rate int
 	Churn                    bool // roll every Deployment once all pods run
 	ProfileDir               string
+	HollowBin                string // the hollow nodes' binary when not the server's
 	// IdleSettle and IdleWindow time the idle phase (idleCost); with
 	// IdleOnly the run ends after it, saved as bench/results/idle.json.
 	IdleSettle, IdleWindow time.Duration
@@ -150,7 +156,8 @@ func run(bin, out string, cfg config) error {
 		hollowArgs = append(hollowArgs, "--profiling-address", addr)
 		prof = &profiler{dir: cfg.ProfileDir, cs: cs, hollowURL: "http://" + addr}
 	}
-	hollow := exec.Command(bin, hollowArgs...)
+	hollowBin := cmp.Or(cfg.HollowBin, bin)
+	hollow := exec.Command(hollowBin, hollowArgs...)
 	hollowEnv := hollowGoEnv()
 	hollow.Env = append(os.Environ(), hollowEnv...)
 	hollow.Stdout, hollow.Stderr = srv.Log, srv.Log
@@ -245,6 +252,10 @@ func run(bin, out string, cfg config) error {
 	res["server_rss_bytes"] = benchutil.RSSBytes(srv.Cmd.Process.Pid)
 	res["server_rss_file_bytes"] = benchutil.RSSFileBytes(srv.Cmd.Process.Pid)
 	res["hollow_nodes_rss_bytes"] = benchutil.RSSBytes(hollow.Process.Pid)
+	if cfg.HollowBin != "" {
+		res["hollow_nodes_bin"] = benchutil.BinaryVersion(hollowBin)
+		res["server_bin"] = benchutil.BinaryVersion(bin)
+	}
 	if len(hollowEnv) > 0 {
 		res["hollow_nodes_go_env"] = strings.Join(hollowEnv, " ")
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/internal/apiserver"
@@ -15,7 +17,8 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print skiff's version and the Kubernetes version it serves",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			cmd.Printf("skiff %s (Kubernetes API %s)\n", version, apiserver.Version.GitVersion)
+			// stdout, as kubectl version prints (cobra's Printf is stderr)
+			fmt.Fprintf(cmd.OutOrStdout(), "skiff %s (Kubernetes API %s)\n", version, apiserver.Version.GitVersion)
 		},
 	}
 }

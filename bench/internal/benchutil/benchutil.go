@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -253,6 +254,25 @@ func MeasureSamples(n, conc int, call func(i int) error) []time.Duration {
 		fmt.Fprintf(os.Stderr, "%d errors; the first: %v\n", failed, first)
 	}
 	return lat
+}
+
+// BinaryVersion is what a skiff binary says its version is, with the Go
+// experiments it was built with (GOEXPERIMENT) when there are any, so a
+// result names the builds it compared.
+func BinaryVersion(path string) string {
+	out, err := exec.Command(path, "version").CombinedOutput() // cobra prints to stderr
+	v := strings.TrimSpace(string(out))
+	if err != nil {
+		v = path + ": " + err.Error()
+	}
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		for _, s := range bi.Settings {
+			if s.Key == "GOEXPERIMENT" && s.Value != "" {
+				v += " GOEXPERIMENT=" + s.Value
+			}
+		}
+	}
+	return v
 }
 
 // EnvOr is the environment variable k, or def when it is unset or empty.
