@@ -260,7 +260,7 @@ func MeasureSamples(n, conc int, call func(i int) error) []time.Duration {
 // experiments it was built with (GOEXPERIMENT) when there are any, so a
 // result names the builds it compared.
 func BinaryVersion(path string) string {
-	out, err := exec.Command(path, "version").CombinedOutput() // cobra prints to stderr
+	out, err := exec.Command(path, "version").CombinedOutput() // builds before 134619e printed it on stderr
 	v := strings.TrimSpace(string(out))
 	if err != nil {
 		v = path + ": " + err.Error()
