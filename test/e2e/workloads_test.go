@@ -101,12 +101,16 @@ func TestWorkloadCommands(t *testing.T) {
 	rolledOut("restart")
 	tb = parseTable(t, k("get", "rs", "-o", "wide"))
 	wantHeader(t, tb, "NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR")
-	if live := tb.rowsWhere(map[string]string{"DESIRED": "3", "READY": "3"}); len(live) != 1 {
-		t.Errorf("ReplicaSets with 3/3 ready = %d, want exactly 1:\n%v", len(live), tb.rows)
+	live := tb.rowsWhere(map[string]string{"DESIRED": "3", "READY": "3"})
+	if len(live) != 1 {
+		t.Fatalf("ReplicaSets with 3/3 ready = %d, want exactly 1:\n%v", len(live), tb.rows)
 	}
 
-	// describe pod shows the scheduler's event.
-	pod := strings.TrimPrefix(strings.Fields(k("get", "pods", "-o", "name"))[0], "pod/")
+	// describe pod shows the scheduler's event. The pod is the live
+	// ReplicaSet's: the rollout is complete once the old ReplicaSets' pods
+	// are terminating, and one of those may be gone by the time describe
+	// reads it.
+	pod := strings.TrimPrefix(strings.Fields(k("get", "pods", "-l", live[0]["SELECTOR"], "-o", "name"))[0], "pod/")
 	desc := k("describe", "pod", pod)
 	wantMatches(t, "describe pod", desc,
 		`(?m)^Node:\s+node-[abc]/`,
