@@ -17,8 +17,10 @@ import (
 // heartbeats: every kubelet's Lease renewal each 10 s, node status on
 // change, the controllers' own Leases). It is the floor under the
 // density run: at 5,000 nodes, what of the machine's two cores is taken
-// before the first pod.
-func idleCost(ctx context.Context, src metricsSource, serverPID, hollowPID, nodes int, settle, window time.Duration) (map[string]any, error) {
+// before the first pod. With a profiler it also saves both processes' CPU
+// profiles over the window ("idle"), which the profiling's own sampling
+// adds a little to.
+func idleCost(ctx context.Context, prof *profiler, src metricsSource, serverPID, hollowPID, nodes int, settle, window time.Duration) (map[string]any, error) {
 	wait := func(d time.Duration) error {
 		select {
 		case <-time.After(d):
@@ -36,6 +38,11 @@ func idleCost(ctx context.Context, src metricsSource, serverPID, hollowPID, node
 	}
 	cpu0, hollow0 := benchutil.CPUTicks(serverPID), benchutil.CPUTicks(hollowPID)
 	start := time.Now()
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		prof.cpu(ctx, "idle", window)
+	}()
 	if err := wait(window); err != nil {
 		return nil, err
 	}
@@ -46,6 +53,7 @@ func idleCost(ctx context.Context, src metricsSource, serverPID, hollowPID, node
 	secs := time.Since(start).Seconds()
 	server := float64(benchutil.CPUTicks(serverPID)-cpu0) / 100
 	hollow := float64(benchutil.CPUTicks(hollowPID)-hollow0) / 100
+	<-profiled
 	api := latencies(before.api, after.api)
 	requests := 0
 	for k, h := range api {

@@ -24,6 +24,10 @@
 // nodes from another binary than the server's: with one fixed hollow
 // binary, two server builds compare by the server's CPU per second of the
 // hollow nodes', a ratio the machine's drift between runs cancels out of.
+// HOLLOW_NICE runs the hollow nodes at that niceness (1-19): where the two
+// cores are short, the server under test then gets them first, as a
+// control plane on machines of its own would, and the hollow kubelets'
+// share of pod startup grows instead (recorded with the results).
 //
 //	NODES=100 PODS_PER_NODE=30 RATE=50 go run ./bench/density [-short]
 package main
@@ -59,11 +63,11 @@ func main() {
 	out := flag.String("out", "bench/results", "directory for JSON results")
 	short := flag.Bool("short", os.Getenv("SHORT") != "", "a quick run (CI regression guard): 5 nodes, 4 pods each")
 	hollowBin := flag.String("hollow-bin", os.Getenv("HOLLOW_BIN"), "skiff binary for the hollow nodes (default: -bin); a fixed one lets two server builds be compared by the server's CPU per second of the hollow nodes'")
-	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, 30 s from half the pods created and from halfway through the churn), the server's execution traces (5 s at three points of the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
+	profileDir := flag.String("profile", os.Getenv("PROFILE"), "save CPU profiles (server and hollow nodes, over the idle window, 30 s from half the pods created and from halfway through the churn), the server's execution traces (5 s at three points of the churn), heap profiles (when all are Running) and the server's heap and goroutines at each 2 GiB of RSS in this directory")
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
 		Churn: os.Getenv("CHURN") != "0", IdleSettle: 15 * time.Second, IdleWindow: time.Duration(benchutil.EnvInt("IDLE_SECONDS", "30")) * time.Second,
-		IdleOnly: os.Getenv("IDLE_ONLY") != ""}
+		IdleOnly: os.Getenv("IDLE_ONLY") != "", HollowNice: benchutil.EnvInt("HOLLOW_NICE", "0")}
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true, IdleSettle: time.Second, IdleWindow: 3 * time.Second}
 	}
@@ -79,6 +83,7 @@ type config struct {
 	Churn                    bool // roll every Deployment once all pods run
 	ProfileDir               string
 	HollowBin                string // the hollow nodes' binary when not the server's
+	HollowNice               int    // the hollow nodes' niceness (0: the bench's own)
 	// IdleSettle and IdleWindow time the idle phase (idleCost); with
 	// IdleOnly the run ends after it, saved as bench/results/idle.json.
 	IdleSettle, IdleWindow time.Duration
@@ -158,6 +163,11 @@ func run(bin, out string, cfg config) error {
 	}
 	hollowBin := cmp.Or(cfg.HollowBin, bin)
 	hollow := exec.Command(hollowBin, hollowArgs...)
+	if cfg.HollowNice != 0 {
+		// nice(1) sets the niceness before exec, so every thread of the
+		// hollow nodes has it (Linux's niceness is per thread).
+		hollow = exec.Command("nice", append([]string{"-n", strconv.Itoa(cfg.HollowNice), hollowBin}, hollowArgs...)...)
+	}
 	hollowEnv := hollowGoEnv()
 	hollow.Env = append(os.Environ(), hollowEnv...)
 	hollow.Stdout, hollow.Stderr = srv.Log, srv.Log
@@ -180,7 +190,7 @@ func run(bin, out string, cfg config) error {
 	res["nodes_ready_ms"] = time.Since(t0).Milliseconds()
 	fmt.Printf("  %d nodes Ready after %v\n", cfg.Nodes, time.Since(t0).Round(time.Millisecond))
 
-	idle, err := idleCost(ctx, src, srv.Cmd.Process.Pid, hollow.Process.Pid, cfg.Nodes, cfg.IdleSettle, cfg.IdleWindow)
+	idle, err := idleCost(ctx, prof, src, srv.Cmd.Process.Pid, hollow.Process.Pid, cfg.Nodes, cfg.IdleSettle, cfg.IdleWindow)
 	if err != nil {
 		return err
 	}
@@ -255,6 +265,9 @@ func run(bin, out string, cfg config) error {
 	if cfg.HollowBin != "" {
 		res["hollow_nodes_bin"] = benchutil.BinaryVersion(hollowBin)
 		res["server_bin"] = benchutil.BinaryVersion(bin)
+	}
+	if cfg.HollowNice != 0 {
+		res["hollow_nodes_nice"] = cfg.HollowNice
 	}
 	if len(hollowEnv) > 0 {
 		res["hollow_nodes_go_env"] = strings.Join(hollowEnv, " ")
