@@ -30,8 +30,12 @@ func (s *Server) delete(ctx context.Context, ep *endpoint, ns, name string, opts
 			return nil, toAPIError(err, gr, name)
 		}
 		out, err := s.deleteOnce(ctx, ep, ns, name, current, opts, dryRun)
-		if errors.Is(err, storage.ErrConflict) && attempt < 10 && !hasPreconditions(opts) {
-			continue // the object changed under us: decide again
+		if errors.Is(err, storage.ErrConflict) && attempt < 10 {
+			// The object changed under us: decide again, and check the
+			// preconditions against it as it is now (as upstream's
+			// store does). A write in between does not fail a delete
+			// whose preconditions still hold.
+			continue
 		}
 		return out, toAPIError(err, gr, name)
 	}
@@ -195,10 +199,6 @@ func validateDeleteOptions(opts *metav1.DeleteOptions) error {
 		}
 	}
 	return nil
-}
-
-func hasPreconditions(opts *metav1.DeleteOptions) bool {
-	return opts.Preconditions != nil && (opts.Preconditions.UID != nil || opts.Preconditions.ResourceVersion != nil)
 }
 
 // pendingSpecFinalizers reports finalizers that live in the spec

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 )
 
@@ -119,5 +122,63 @@ func TestFinalizersAndPropagation(t *testing.T) {
 	o, err := cms.Get(ctx, "o", metav1.GetOptions{})
 	if err != nil || len(o.Finalizers) != 1 || o.Finalizers[0] != metav1.FinalizerOrphanDependents {
 		t.Fatalf("orphan: %v %+v", err, o)
+	}
+}
+
+// TestDeletePreconditionsAgainstConcurrentWrites deletes objects with a UID
+// precondition while another client keeps writing them, as the garbage
+// collector and kubelets do while status writers are busy. As upstream's
+// store does, the server checks the precondition against the object as
+// it is at the delete, retrying when a write lands in between: every
+// delete succeeds, none is refused as a conflict. A resourceVersion
+// precondition the writes made stale is still refused.
+func TestDeletePreconditionsAgainstConcurrentWrites(t *testing.T) {
+	_, cs := start(t)
+	ctx := ctxFor(t)
+	cms := cs.CoreV1().ConfigMaps("default")
+	for i := range 20 {
+		name := fmt.Sprintf("busy-%d", i)
+		cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				patch := fmt.Appendf(nil, `{"data":{"n":"%d"}}`, n)
+				if _, err := cms.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+					return // deleted
+				}
+			}
+		}()
+		time.Sleep(5 * time.Millisecond) // writes under way
+		err = cms.Delete(ctx, name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(cm.UID))})
+		close(stop)
+		<-done
+		if err != nil {
+			t.Fatalf("delete %s with its own UID as precondition, during writes: %v", name, err)
+		}
+		if _, err := cms.Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("%s still there after its delete: %v", name, err)
+		}
+	}
+
+	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stale"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Patch(ctx, "stale", types.MergePatchType, []byte(`{"data":{"a":"b"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = cms.Delete(ctx, "stale", *metav1.NewRVDeletionPrecondition(cm.ResourceVersion))
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), "Precondition failed") {
+		t.Fatalf("delete with a stale resourceVersion precondition: %v, want a Conflict for the precondition", err)
 	}
 }
