@@ -130,13 +130,24 @@ func (c *Controller) handlers(gvr schema.GroupVersionResource) cache.ResourceEve
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.enqueue(gvr, obj) },
 		UpdateFunc: func(old, cur any) {
-			c.enqueue(gvr, cur)
+			o, ok1 := old.(*metav1.PartialObjectMetadata)
+			n, ok2 := cur.(*metav1.PartialObjectMetadata)
+			if !ok1 || !ok2 {
+				c.enqueue(gvr, cur)
+				return
+			}
+			// Only a change to what sync reads of the object itself can
+			// change its outcome (upstream's graph builder acts on the
+			// same): a Lease's renewal or a pod's status update leaves
+			// it as it was. Its owners' changes reach it through their
+			// own events.
+			if collectedStateChanged(o, n) {
+				c.enqueue(gvr, cur)
+			}
 			// A dependent that dropped a reference may unblock an owner
 			// waiting in foreground deletion.
-			if o, ok := old.(*metav1.PartialObjectMetadata); ok {
-				if n, ok := cur.(*metav1.PartialObjectMetadata); ok && !sameOwners(o, n) {
-					c.enqueueOwners(o)
-				}
+			if !sameOwners(o, n) {
+				c.enqueueOwners(o)
 			}
 		},
 		DeleteFunc: func(obj any) {

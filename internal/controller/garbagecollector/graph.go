@@ -1,9 +1,12 @@
 package garbagecollector
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 )
 
 // The owner→dependents graph is two informer indexes on every watched
@@ -98,6 +101,21 @@ func sameOwners(a, b *metav1.PartialObjectMetadata) bool {
 		}
 	}
 	return true
+}
+
+// collectedStateChanged reports whether b differs from a in what sync
+// reads of an object: its ownerReferences, whether it is being deleted,
+// and its finalizers; or whether b is another object of the same name
+// (a relist after a missed delete reports the new one as an update).
+func collectedStateChanged(a, b *metav1.PartialObjectMetadata) bool {
+	return a.UID != b.UID || (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) ||
+		!slices.Equal(a.Finalizers, b.Finalizers) ||
+		!slices.EqualFunc(a.OwnerReferences, b.OwnerReferences, sameReference)
+}
+
+func sameReference(x, y metav1.OwnerReference) bool {
+	return x.APIVersion == y.APIVersion && x.Kind == y.Kind && x.Name == y.Name && x.UID == y.UID &&
+		ptr.Equal(x.Controller, y.Controller) && ptr.Equal(x.BlockOwnerDeletion, y.BlockOwnerDeletion)
 }
 
 func blocks(ref *metav1.OwnerReference) bool {
