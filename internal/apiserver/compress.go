@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	netutils "k8s.io/utils/net"
 )
 
 // Response compression, as upstream's APIResponseCompression (on by
@@ -19,7 +21,10 @@ import (
 //
 // Clients in Config.DisableCompressionFor are never sent gzip, as
 // upstream's --disable-compression-for-client-ips: on a fast link the
-// compression costs both ends more CPU than the transfer it saves.
+// compression costs both ends more CPU than the transfer it saves. The
+// client is who upstream takes it to be: the first valid address in
+// X-Forwarded-For, else X-Real-Ip, else the connection's peer, so that
+// a client behind a proxy is judged by its own address.
 
 // gzipThreshold is the size a response must pass to be compressed.
 const gzipThreshold = 128 << 10
@@ -33,30 +38,63 @@ var gzipWriters = sync.Pool{New: func() any {
 // encoded to, and the function that completes the response once it is.
 // Requests that may not be compressed get w itself.
 func (s *Server) compressing(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
-	if _, nested := w.(*gzipResponse); nested || !acceptsGzip(r.Header.Get("Accept-Encoding")) || s.compressionDisabledFor(r.RemoteAddr) {
+	if _, nested := w.(*gzipResponse); nested || !acceptsGzip(r.Header.Get("Accept-Encoding")) || s.compressionDisabledFor(r) {
 		return w, func() {}
 	}
 	g := &gzipResponse{ResponseWriter: w, code: http.StatusOK}
 	return g, g.finish
 }
 
-// compressionDisabledFor reports whether the client at remoteAddr
-// (host:port) is in Config.DisableCompressionFor.
-func (s *Server) compressionDisabledFor(remoteAddr string) bool {
+// compressionDisabledFor reports whether r's client (clientIP) is in
+// Config.DisableCompressionFor.
+func (s *Server) compressionDisabledFor(r *http.Request) bool {
 	if len(s.cfg.DisableCompressionFor) == 0 {
 		return false
 	}
-	ap, err := netip.ParseAddrPort(remoteAddr) // no allocation: this runs for every response
-	if err != nil {
+	ip, ok := clientIP(r)
+	if !ok {
 		return false
 	}
-	ip := ap.Addr().Unmap() // an IPv4 client on a dual-stack socket
 	for _, p := range s.cfg.DisableCompressionFor {
 		if p.Contains(ip) {
 			return true
 		}
 	}
 	return false
+}
+
+// clientIP is r's client as upstream's GetClientIP finds it: the first
+// valid address in X-Forwarded-For (a proxy chain lists the client
+// first), else X-Real-Ip, else the connection's peer. Without those
+// headers it allocates nothing: it runs for every response.
+func clientIP(r *http.Request) (netip.Addr, bool) {
+	if h := r.Header.Get("X-Forwarded-For"); h != "" {
+		for part := range strings.SplitSeq(h, ",") {
+			if ip, ok := parseIPSloppy(strings.TrimSpace(part)); ok {
+				return ip, true
+			}
+		}
+	}
+	if h := r.Header.Get("X-Real-Ip"); h != "" {
+		if ip, ok := parseIPSloppy(h); ok {
+			return ip, true
+		}
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap(), true // an IPv4 client on a dual-stack socket
+	}
+	return parseIPSloppy(r.RemoteAddr) // a peer given without a port
+}
+
+// parseIPSloppy parses an address as upstream's ParseIPSloppy does,
+// which also takes IPv4 octets with leading zeros (as decimal); an
+// IPv4-mapped IPv6 address is its IPv4 one.
+func parseIPSloppy(s string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return ip.Unmap(), true
+	}
+	ip, ok := netip.AddrFromSlice(netutils.ParseIPSloppy(s))
+	return ip.Unmap(), ok
 }
 
 // acceptsGzip reports whether an Accept-Encoding header allows gzip: the

@@ -38,21 +38,50 @@ func TestAcceptsGzip(t *testing.T) {
 func TestCompressionDisabledFor(t *testing.T) {
 	s := &Server{cfg: Config{DisableCompressionFor: []netip.Prefix{
 		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.1.0.0/16")}}}
-	for addr, want := range map[string]bool{
-		"127.0.0.1:5555":        true,
-		"[::1]:5555":            true,
-		"[::ffff:127.0.0.2]:80": true, // an IPv4 client on a dual-stack socket
-		"10.1.200.3:443":        true,
-		"10.2.0.1:443":          false,
-		"[2001:db8::1]:443":     false,
-		"not an address":        false,
+	req := func(remote string, header ...string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/pods", nil)
+		r.RemoteAddr = remote
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Add(header[i], header[i+1])
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"loopback", req("127.0.0.1:5555"), true},
+		{"IPv6 loopback", req("[::1]:5555"), true},
+		{"an IPv4 client on a dual-stack socket", req("[::ffff:127.0.0.2]:80"), true},
+		{"in a listed network", req("10.1.200.3:443"), true},
+		{"outside them", req("10.2.0.1:443"), false},
+		{"IPv6 outside them", req("[2001:db8::1]:443"), false},
+		{"a peer without a port", req("10.1.0.9"), true},
+		{"not an address", req("not an address"), false},
+		// Behind a proxy the client is the first valid address the
+		// proxies forwarded, whatever the peer (the proxy) is.
+		{"forwarded from outside by a local proxy", req("127.0.0.1:5555", "X-Forwarded-For", "192.0.2.7, 127.0.0.1"), false},
+		{"forwarded from a listed network", req("192.0.2.1:5555", "X-Forwarded-For", "10.1.3.4"), true},
+		{"forwarded, first entry invalid", req("192.0.2.1:5555", "X-Forwarded-For", "unknown, 10.1.3.4 , 192.0.2.9"), true},
+		{"forwarded, leading zeros as upstream parses them", req("192.0.2.1:5555", "X-Forwarded-For", "010.001.000.001"), true},
+		{"forwarded, nothing valid: X-Real-Ip", req("192.0.2.1:5555", "X-Forwarded-For", "unknown", "X-Real-Ip", "10.1.0.1"), true},
+		{"X-Real-Ip alone", req("192.0.2.1:5555", "X-Real-IP", "::1"), true},
+		{"X-Real-Ip from outside", req("127.0.0.1:5555", "X-Real-Ip", "192.0.2.7"), false},
+		{"neither header valid: the peer", req("10.1.0.1:5555", "X-Forwarded-For", "garbage", "X-Real-Ip", "also garbage"), true},
 	} {
-		if got := s.compressionDisabledFor(addr); got != want {
-			t.Errorf("compressionDisabledFor(%q) = %v, want %v", addr, got, want)
+		if got := s.compressionDisabledFor(c.r); got != c.want {
+			t.Errorf("%s: compressionDisabledFor = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if (&Server{}).compressionDisabledFor("127.0.0.1:1") {
+	if (&Server{}).compressionDisabledFor(req("127.0.0.1:1")) {
 		t.Error("with no networks configured, every client gets gzip")
+	}
+	// The check runs for every response: without forwarding headers it
+	// allocates nothing.
+	r := req("10.1.200.3:443")
+	if n := testing.AllocsPerRun(100, func() { s.compressionDisabledFor(r) }); n != 0 {
+		t.Errorf("compressionDisabledFor allocates %v times per request, want 0", n)
 	}
 }
 

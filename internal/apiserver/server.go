@@ -91,8 +91,10 @@ type Config struct {
 	Profiling bool
 	// DisableCompressionFor are the client networks that are never sent
 	// gzipped responses (compress.go), as upstream's
-	// --disable-compression-for-client-ips; every other client that
-	// accepts gzip gets responses over 128 KiB gzipped.
+	// --disable-compression-for-client-ips (a client is its request's
+	// first X-Forwarded-For address, else X-Real-Ip, else the peer, as
+	// upstream's); every other client that accepts gzip gets responses
+	// over 128 KiB gzipped.
 	DisableCompressionFor []netip.Prefix
 
 	Logger *slog.Logger
