@@ -67,7 +67,7 @@ func main() {
 	flag.Parse()
 	cfg := config{Nodes: benchutil.EnvInt("NODES", "100"), PodsPerNode: benchutil.EnvInt("PODS_PER_NODE", "30"), Rate: benchutil.EnvInt("RATE", "50"),
 		Churn: os.Getenv("CHURN") != "0", IdleSettle: 15 * time.Second, IdleWindow: time.Duration(benchutil.EnvInt("IDLE_SECONDS", "30")) * time.Second,
-		IdleOnly: os.Getenv("IDLE_ONLY") != "", HollowNice: benchutil.EnvInt("HOLLOW_NICE", "0")}
+		IdleOnly: os.Getenv("IDLE_ONLY") != "", HollowNice: hollowNice()}
 	if *short {
 		cfg = config{Nodes: 5, PodsPerNode: 4, Rate: 50, Churn: true, IdleSettle: time.Second, IdleWindow: 3 * time.Second}
 	}
@@ -562,6 +562,21 @@ func downsample(d []time.Duration, n int) []float64 {
 		out = append(out, float64(d[len(d)-1].Microseconds())/1000)
 	}
 	return out
+}
+
+// hollowNice is HOLLOW_NICE, 0 (the bench's own niceness) when unset;
+// anything but 0-19 stops the run.
+func hollowNice() int {
+	v := os.Getenv("HOLLOW_NICE")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 19 {
+		fmt.Fprintln(os.Stderr, "bench: HOLLOW_NICE must be a niceness from 0 to 19")
+		os.Exit(2)
+	}
+	return n
 }
 
 // hollowGoEnv is what HOLLOW_GOGC and HOLLOW_GOMEMLIMIT set for the
