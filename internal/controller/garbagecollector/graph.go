@@ -3,10 +3,10 @@ package garbagecollector
 import (
 	"slices"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 )
 
 // The owner→dependents graph is two informer indexes on every watched
@@ -110,12 +110,7 @@ func sameOwners(a, b *metav1.PartialObjectMetadata) bool {
 func collectedStateChanged(a, b *metav1.PartialObjectMetadata) bool {
 	return a.UID != b.UID || (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil) ||
 		!slices.Equal(a.Finalizers, b.Finalizers) ||
-		!slices.EqualFunc(a.OwnerReferences, b.OwnerReferences, sameReference)
-}
-
-func sameReference(x, y metav1.OwnerReference) bool {
-	return x.APIVersion == y.APIVersion && x.Kind == y.Kind && x.Name == y.Name && x.UID == y.UID &&
-		ptr.Equal(x.Controller, y.Controller) && ptr.Equal(x.BlockOwnerDeletion, y.BlockOwnerDeletion)
+		!apiequality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences)
 }
 
 func blocks(ref *metav1.OwnerReference) bool {
