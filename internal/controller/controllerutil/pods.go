@@ -43,6 +43,22 @@ func IsPodReady(p *corev1.Pod) bool {
 	return c != nil && c.Status == corev1.ConditionTrue
 }
 
+// SetPodCondition puts c into status, replacing the condition of its
+// type; an unchanged status keeps the old lastTransitionTime.
+func SetPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
+	for i := range status.Conditions {
+		if status.Conditions[i].Type != c.Type {
+			continue
+		}
+		if status.Conditions[i].Status == c.Status {
+			c.LastTransitionTime = status.Conditions[i].LastTransitionTime
+		}
+		status.Conditions[i] = c
+		return
+	}
+	status.Conditions = append(status.Conditions, c)
+}
+
 // IsNodeReady reports whether the node's Ready condition is True.
 func IsNodeReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {

@@ -4,6 +4,14 @@
 // longer exists, forcibly (grace period 0), since no kubelet will ever
 // finish them; (c) terminating pods bound to no node, forcibly, for the
 // same reason.
+//
+// As upstream's PodGC: a node is taken as gone only once it has been
+// missing from the node cache for Quarantine (40 s) and a GET confirms it,
+// so a pod bound to a node that is still registering, or that the cache
+// has not caught up with, survives; a pod the collector deletes that has
+// not terminated is first marked Failed (an orphan also gets the
+// DisruptionTarget condition, reason DeletionByPodGC), so watchers such
+// as Job controllers see why it went.
 package podgc
 
 import (
@@ -21,6 +29,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 )
 
 // Name is the controller's name in logs.
@@ -30,7 +40,12 @@ const Name = "podgc-controller"
 const (
 	DefaultTerminatedPodThreshold = 12500
 	DefaultInterval               = 20 * time.Second
+	DefaultQuarantine             = 40 * time.Second
 )
+
+// ReasonDeletionByPodGC is the DisruptionTarget condition's reason on a
+// pod the collector deletes because its node is gone.
+const ReasonDeletionByPodGC = "DeletionByPodGC"
 
 // Options are the controller's tunables; the zero value is the default.
 type Options struct {
@@ -39,6 +54,9 @@ type Options struct {
 	TerminatedPodThreshold int
 	// Interval between collections; default 20s.
 	Interval time.Duration
+	// Quarantine is how long a node must be missing from the node cache
+	// before its pods are collected; default 40s.
+	Quarantine time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -52,6 +70,13 @@ type Controller struct {
 	log        *slog.Logger
 	threshold  int
 	interval   time.Duration
+	quarantine time.Duration
+	now        func() time.Time
+
+	// missingSince holds, for each node some pod is bound to but the node
+	// cache lacks, when a pass first found it missing. Only collect's
+	// goroutine touches it.
+	missingSince map[string]time.Time
 }
 
 // New returns a pod garbage collector reading pods and nodes from the
@@ -67,6 +92,10 @@ func New(ctx context.Context, client kubernetes.Interface, podInformer coreinfor
 		log:        opts.Logger,
 		threshold:  opts.TerminatedPodThreshold,
 		interval:   opts.Interval,
+		quarantine: opts.Quarantine,
+		now:        time.Now,
+
+		missingSince: map[string]time.Time{},
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -78,12 +107,15 @@ func New(ctx context.Context, client kubernetes.Interface, podInformer coreinfor
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
 	}
+	if c.quarantine <= 0 {
+		c.quarantine = DefaultQuarantine
+	}
 	return c, nil
 }
 
 // Start collects every Interval until ctx is done.
 func (c *Controller) Start(ctx context.Context) error {
-	c.log.Info("starting controller", "interval", c.interval, "terminatedPodThreshold", c.threshold)
+	c.log.Info("starting controller", "interval", c.interval, "quarantine", c.quarantine, "terminatedPodThreshold", c.threshold)
 	defer c.log.Info("stopped controller")
 	if !cache.WaitForNamedCacheSync(Name, ctx.Done(), c.synced...) {
 		if ctx.Err() != nil {
@@ -146,34 +178,65 @@ func (c *Controller) collectTerminated(ctx context.Context, pods []*corev1.Pod) 
 		if ctx.Err() != nil {
 			return
 		}
-		c.forceDelete(ctx, p, "terminated pod over the threshold")
+		c.failAndDelete(ctx, p, nil, "terminated pod over the threshold")
 	}
 }
 
 // collectOrphaned deletes pods bound to a node that no longer exists. A
-// node missing from the cache is confirmed live before its pods go.
+// node missing from the cache is quarantined first: only once it has been
+// missing for the quarantine, and a GET confirms it, do its pods go.
 func (c *Controller) collectOrphaned(ctx context.Context, pods []*corev1.Pod) {
-	gone := map[string]bool{}
+	now := c.now()
+	missing := map[string]bool{}
 	for _, p := range pods {
 		node := p.Spec.NodeName
-		if node == "" || ctx.Err() != nil {
+		if node == "" {
 			continue
 		}
-		missing, checked := gone[node]
-		if !checked {
-			missing = c.nodeGone(ctx, node)
-			gone[node] = missing
+		if _, seen := missing[node]; seen {
+			continue
 		}
-		if missing {
-			c.forceDelete(ctx, p, "pod bound to a deleted node")
+		_, err := c.nodeLister.Get(node)
+		missing[node] = apierrors.IsNotFound(err)
+		if _, queued := c.missingSince[node]; missing[node] && !queued {
+			c.missingSince[node] = now
+		}
+	}
+	gone := map[string]bool{}
+	for node, since := range c.missingSince {
+		switch {
+		case !missing[node]:
+			// Back in the cache, or no pod is bound to it any more.
+			delete(c.missingSince, node)
+		case now.Sub(since) >= c.quarantine && ctx.Err() == nil:
+			if c.nodeGone(ctx, node) {
+				gone[node] = true
+			} else {
+				delete(c.missingSince, node)
+			}
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	for _, p := range pods {
+		if ctx.Err() != nil {
+			return
+		}
+		if gone[p.Spec.NodeName] {
+			c.failAndDelete(ctx, p, &corev1.PodCondition{
+				Type:    corev1.DisruptionTarget,
+				Status:  corev1.ConditionTrue,
+				Reason:  ReasonDeletionByPodGC,
+				Message: "PodGC: node no longer exists",
+			}, "pod bound to a deleted node")
 		}
 	}
 }
 
+// nodeGone asks the API server whether a node the cache lacks is really
+// gone; any error other than NotFound keeps its pods.
 func (c *Controller) nodeGone(ctx context.Context, name string) bool {
-	if _, err := c.nodeLister.Get(name); err == nil || !apierrors.IsNotFound(err) {
-		return false
-	}
 	_, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		c.log.Info("cannot check node, keeping its pods", "node", name, "err", err)
@@ -189,14 +252,34 @@ func (c *Controller) collectUnscheduledTerminating(ctx context.Context, pods []*
 			return
 		}
 		if p.DeletionTimestamp != nil && p.Spec.NodeName == "" {
-			c.forceDelete(ctx, p, "terminating pod bound to no node")
+			c.failAndDelete(ctx, p, nil, "terminating pod bound to no node")
 		}
 	}
 }
 
-// forceDelete deletes p with grace period 0, only if it is still the same
-// pod.
-func (c *Controller) forceDelete(ctx context.Context, p *corev1.Pod, why string) {
+// failAndDelete deletes p with grace period 0, only if it is still the
+// same pod. A pod that has not terminated is first marked Failed, with
+// cond if given, since no kubelet will report its end; if that write
+// loses a race the pod is left for the next pass.
+func (c *Controller) failAndDelete(ctx context.Context, p *corev1.Pod, cond *corev1.PodCondition, why string) {
+	name := p.Namespace + "/" + p.Name
+	if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		failed := p.DeepCopy()
+		failed.Status.Phase = corev1.PodFailed
+		if cond != nil {
+			cond := *cond
+			cond.LastTransitionTime = metav1.NewTime(c.now())
+			controllerutil.SetPodCondition(&failed.Status, cond)
+		}
+		_, err := c.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, failed, metav1.UpdateOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return
+		case err != nil:
+			c.log.Info("mark pod failed before deleting it, retrying next pass", "pod", name, "err", err)
+			return
+		}
+	}
 	zero := int64(0)
 	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: &zero,
@@ -204,9 +287,9 @@ func (c *Controller) forceDelete(ctx context.Context, p *corev1.Pod, why string)
 	})
 	switch {
 	case err == nil:
-		c.log.Info("deleted pod", "pod", p.Namespace+"/"+p.Name, "reason", why)
+		c.log.Info("deleted pod", "pod", name, "reason", why)
 	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 	default:
-		c.log.Info("delete pod failed, retrying next pass", "pod", p.Namespace+"/"+p.Name, "err", err)
+		c.log.Info("delete pod failed, retrying next pass", "pod", name, "err", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -19,14 +18,16 @@ import (
 )
 
 // startController runs the pod garbage collector against client until
-// the test ends, collecting every 100ms.
-func startController(t *testing.T, client kubernetes.Interface, threshold int) {
+// the test ends, collecting every 100ms, with a node quarantine of
+// quarantine.
+func startController(t *testing.T, client kubernetes.Interface, threshold int, quarantine time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := informers.NewSharedInformerFactory(client, 0)
 	c, err := podgc.New(ctx, client, f.Core().V1().Pods(), f.Core().V1().Nodes(), podgc.Options{
 		TerminatedPodThreshold: threshold,
 		Interval:               100 * time.Millisecond,
+		Quarantine:             quarantine,
 		Logger:                 slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -104,7 +105,7 @@ func TestTerminatedPodsOverThreshold(t *testing.T) {
 		createPod(t, client, ns, name, "node-1", phase)
 	}
 	createPod(t, client, ns, "running", "node-1", corev1.PodRunning)
-	startController(t, client, 2)
+	startController(t, client, 2, time.Second)
 
 	want := []string{"done-3", "failed-4", "running"}
 	controllertest.Eventually(t, 10*time.Second, func() error {
@@ -131,20 +132,73 @@ func TestPodsOnDeletedNode(t *testing.T) {
 	createNode(t, client, "doomed")
 	createPod(t, client, ns, "on-alive", "alive", corev1.PodRunning)
 	createPod(t, client, ns, "on-doomed", "doomed", corev1.PodRunning)
-	createPod(t, client, ns, "on-ghost", "never-existed", "")
-	startController(t, client, 0)
+	// on-ghost's node never exists; a finalizer keeps the pod readable
+	// after the collector's delete, to show how it left it.
+	createPod(t, client, ns, "on-ghost", "never-existed", corev1.PodRunning)
+	ghost, err := client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost.Finalizers = []string{"skiff.test/keep"}
+	if _, err := client.CoreV1().Pods(ns).Update(ctx, ghost, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// on-late's node registers during the quarantine: it must survive.
+	createPod(t, client, ns, "on-late", "late", corev1.PodRunning)
+	const quarantine = 1500 * time.Millisecond
+	started := time.Now()
+	startController(t, client, 0, quarantine)
+
+	time.Sleep(500 * time.Millisecond)
+	createNode(t, client, "late")
+	time.Sleep(time.Until(started.Add(quarantine - 300*time.Millisecond)))
+	// No node has been missing for the quarantine yet.
+	p, err := client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("pod on missing node inside the quarantine: %v", err)
+	}
+	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("pod on missing node inside the quarantine: deletion %v, phase %v; want it untouched", p.DeletionTimestamp, p.Status.Phase)
+	}
 
 	controllertest.Eventually(t, 10*time.Second, func() error {
-		_, err := client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
-		if !apierrors.IsNotFound(err) {
-			return controllertest.Errorf("pod on missing node: got %v, want NotFound", err)
+		p, err := client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.DeletionTimestamp == nil {
+			return controllertest.Errorf("pod on missing node not deleted yet")
 		}
 		return nil
 	})
+	p, err = client.CoreV1().Pods(ns).Get(ctx, "on-ghost", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DeletionGracePeriodSeconds == nil || *p.DeletionGracePeriodSeconds != 0 {
+		t.Errorf("pod on missing node: deletionGracePeriodSeconds %v, want 0", p.DeletionGracePeriodSeconds)
+	}
+	if p.Status.Phase != corev1.PodFailed {
+		t.Errorf("pod on missing node: phase %q, want Failed", p.Status.Phase)
+	}
+	var cond *corev1.PodCondition
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.DisruptionTarget {
+			cond = &p.Status.Conditions[i]
+		}
+	}
+	if cond == nil || cond.Status != corev1.ConditionTrue || cond.Reason != podgc.ReasonDeletionByPodGC || cond.LastTransitionTime.IsZero() {
+		t.Errorf("pod on missing node: DisruptionTarget condition %+v, want True, reason %s, with a transition time", cond, podgc.ReasonDeletionByPodGC)
+	}
+	p.Finalizers = nil
+	if _, err := client.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	if err := client.CoreV1().Nodes().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"on-alive"}
+	want := []string{"on-alive", "on-late"}
 	controllertest.Eventually(t, 10*time.Second, func() error {
 		names, err := podNames(t, client, ns)
 		if err != nil {
