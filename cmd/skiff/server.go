@@ -66,6 +66,8 @@ etcd. SIGTERM or SIGINT shut it down cleanly.`,
 		"with --max-mutating-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
 	f.IntVar(&cfg.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 200,
 		"with --max-requests-inflight, the API server's total concurrency limit, shared by its priority levels")
+	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute,
+		"deadline of every API request but watches, exec, attach, port-forward, logs and proxies; a request's ?timeout= may shorten it")
 	f.BoolVar(&cfg.Profiling, "profiling", true, "serve Go profiles at /debug/pprof/ on the API port (authenticated)")
 	f.BoolVar(&contentionProfiling, "contention-profiling", false,
 		"with --profiling, record where goroutines block (/debug/pprof/block); costs CPU under load")

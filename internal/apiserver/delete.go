@@ -24,21 +24,19 @@ func (s *Server) delete(ctx context.Context, ep *endpoint, ns, name string, opts
 	if err := validateDeleteOptions(opts); err != nil {
 		return nil, err
 	}
-	// Upstream's loops are bounded by its 60 s request timeout; skiff's
-	// requests carry none, so the retries below have that bound.
-	deadline := time.Now().Add(time.Minute)
 	for {
 		current := ep.res.New()
 		if err := ep.store.Get(ctx, ep.key(ns, name), storage.GetOptions{}, current); err != nil {
 			return nil, toAPIError(err, gr, name)
 		}
 		out, err := s.deleteOnce(ctx, ep, ns, name, current, opts, dryRun)
-		if errors.Is(err, storage.ErrConflict) && ctx.Err() == nil && time.Now().Before(deadline) {
+		if errors.Is(err, storage.ErrConflict) && ctx.Err() == nil {
 			// The object changed under us: decide again, and check the
 			// preconditions against it as it is now (as upstream's
 			// store does). A write in between does not fail a delete
 			// whose preconditions still hold, however busy the
-			// object's writers are.
+			// object's writers are. The request's deadline
+			// (timeout.go) bounds the loop.
 			continue
 		}
 		return out, toAPIError(err, gr, name)

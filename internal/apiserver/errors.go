@@ -38,7 +38,8 @@ func toAPIError(err error, gr schema.GroupResource, name string) error {
 	case errors.Is(err, storage.ErrTooLargeResourceVersion):
 		return storage.TooLargeResourceVersionStatus("Too large resource version")
 	case errors.Is(err, context.DeadlineExceeded):
-		return apierrors.NewTimeoutError(err.Error(), 1)
+		// The request's deadline (timeout.go) passed in storage.
+		return apierrors.NewTimeoutError("request did not complete within requested timeout - "+context.DeadlineExceeded.Error(), 0)
 	}
 	return apierrors.NewInternalError(err)
 }

@@ -29,8 +29,9 @@ func isPublicPath(p string) bool {
 	return false
 }
 
-// buildHandler assembles routing and the filter chain:
-// recover → body limit → authenticate → flow control → authorize → route.
+// buildHandler assembles routing and the filter chain: metrics →
+// request timeout (on a warm worker) → recover → body limit →
+// authenticate → flow control → authorize → route.
 func (s *Server) buildHandler() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
 	h = s.withAuthorization(h)
@@ -38,8 +39,8 @@ func (s *Server) buildHandler() http.Handler {
 	h = s.withAuthentication(h)
 	h = s.withBodyLimit(h)
 	h = s.withRecovery(h)
+	h = s.withRequestTimeout(newWarmStacks(h, 8*runtime.GOMAXPROCS(0)))
 	h = s.withMetrics(h)
-	h = newWarmStacks(h, 8*runtime.GOMAXPROCS(0))
 	return h
 }
 

@@ -4,7 +4,8 @@
 // filters, and flow control (fairness.go: built-in priority levels that
 // answer 429 under overload; there are no FlowSchema or
 // PriorityLevelConfiguration objects). Short requests run on warm worker
-// goroutines (warmstacks.go). Responses over 128 KiB are gzipped for
+// goroutines (warmstacks.go), each with a deadline (timeout.go: 504 at
+// --request-timeout or the request's ?timeout=). Responses over 128 KiB are gzipped for
 // clients that accept it (compress.go). It stores objects through
 // internal/storage and takes each resource's semantics from
 // internal/apiserver/resources. It does not run controllers, the
@@ -78,9 +79,13 @@ type Config struct {
 	// upstream's API priority and fairness does, into the seats the
 	// priority levels share (defaults 400 and 200).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// RequestTimeout is the deadline of every request but the
+	// long-running ones (default 60s, upstream's --request-timeout); a
+	// request's ?timeout= may shorten it (timeout.go).
+	RequestTimeout time.Duration
 	// RequestQueueTimeout is the longest a request waits for a seat
-	// before it is answered 429 (default 15s, upstream's 1/4 of its 60s
-	// request timeout).
+	// before it is answered 429 (default a quarter of RequestTimeout, at
+	// most 15s, as upstream's).
 	RequestQueueTimeout time.Duration
 	// WatchWriteTimeout is how long one write to a watch may block (a
 	// client that stopped reading) before the watch is cut off
@@ -144,14 +149,17 @@ func (c *Config) Validate() error {
 	if c.MaxRequestsInflight < 0 || c.MaxMutatingRequestsInflight < 0 {
 		return fmt.Errorf("apiserver: max requests in flight must not be negative (%d, %d)", c.MaxRequestsInflight, c.MaxMutatingRequestsInflight)
 	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = time.Minute
+	}
 	if c.RequestQueueTimeout == 0 {
-		c.RequestQueueTimeout = 15 * time.Second
+		c.RequestQueueTimeout = min(15*time.Second, c.RequestTimeout/4)
 	}
 	if c.WatchWriteTimeout == 0 {
 		c.WatchWriteTimeout = 30 * time.Second
 	}
-	if c.RequestQueueTimeout < 0 || c.WatchWriteTimeout < 0 {
-		return errors.New("apiserver: request queue and watch write timeouts must be positive")
+	if c.RequestTimeout < 0 || c.RequestQueueTimeout < 0 || c.WatchWriteTimeout < 0 {
+		return errors.New("apiserver: request, request queue and watch write timeouts must be positive")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

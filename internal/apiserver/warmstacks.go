@@ -22,8 +22,10 @@ import (
 // (NumStreamWorkers) for the same cost.
 //
 // A request takes a waiting worker, or starts one while there are fewer
-// than a few per processor; past that it runs where it is, as before, so
-// the pool never queues or limits anything (flow control does that). A
+// than a few per processor; past that it runs on a goroutine of its own,
+// as it would without the pool, so the pool never queues or limits
+// anything (flow control does that). The request's own goroutine waits
+// for the worker, or for the request's deadline (timeout.go). A
 // worker idle for warmIdle ends. The workers' stacks shrink back when
 // the garbage collector finds them mostly unused, and grow once again on
 // their next request.
@@ -53,11 +55,24 @@ func newWarmStacks(next http.Handler, max int) *warmStacks {
 	return ws
 }
 
+// ServeHTTP serves a short request on a warm worker and waits for it;
+// long-running requests keep their own goroutine. The server's handler
+// chain uses start instead, through the request timeout (timeout.go).
 func (ws *warmStacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isLongRunning(parseRequestInfo(r)) {
 		ws.next.ServeHTTP(w, r)
 		return
 	}
+	j := ws.start(w, r)
+	ws.wait(j)
+}
+
+// start serves (w, r) on a waiting worker, or starts one while there
+// are fewer than max; past that, on a goroutine of its own. The caller
+// receives what it panicked with (or nil) from j.done, then hands j back
+// with ws.done; a caller that stops waiting (the request timed out)
+// just drops j.
+func (ws *warmStacks) start(w http.ResponseWriter, r *http.Request) *warmJob {
 	j := ws.pool.Get().(*warmJob)
 	j.w, j.r = w, r
 	select {
@@ -65,18 +80,25 @@ func (ws *warmStacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		if ws.workers.Add(1) > ws.max {
 			ws.workers.Add(-1)
-			j.w, j.r = nil, nil
-			ws.pool.Put(j)
-			ws.next.ServeHTTP(w, r)
-			return
+			go func() { j.done <- ws.serve(j) }()
+			return j
 		}
 		go ws.work(j)
 	}
-	v := <-j.done
+	return j
+}
+
+// wait waits for j to be served and gives it back.
+func (ws *warmStacks) wait(j *warmJob) {
+	ws.done(j, <-j.done)
+}
+
+// done gives j back, and continues the handler's panic v, if any, in
+// the request's goroutine, where net/http expects it
+// (http.ErrAbortHandler aborts the stream).
+func (ws *warmStacks) done(j *warmJob, v any) {
 	ws.pool.Put(j)
 	if v != nil {
-		// The handler's panic goes on in the request's goroutine, where
-		// net/http expects it (http.ErrAbortHandler aborts the stream).
 		panic(v)
 	}
 }

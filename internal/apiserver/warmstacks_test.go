@@ -87,12 +87,14 @@ func TestWarmStacks(t *testing.T) {
 		t.Errorf("a watch ran on a worker")
 	}
 
-	// With the one worker busy, a request runs where it is.
+	// With the one worker busy, a request runs on a goroutine of its
+	// own, so its caller can still give up on it at its deadline.
 	var wg sync.WaitGroup
 	wg.Go(func() { onWorker("/api/v1/namespaces/default/pods/c?do=block") })
 	<-entered
-	if _, _, inline, _ := serve("/api/v1/namespaces/default/pods/d"); !inline {
-		t.Errorf("a request with every worker busy did not run on its caller's goroutine")
+	if code, on, inline, _ := serve("/api/v1/namespaces/default/pods/d"); inline || on == worker || code != http.StatusTeapot {
+		t.Errorf("a request with every worker busy: code %d, on the caller's goroutine %v, on the busy worker %v; want its own goroutine",
+			code, inline, on == worker)
 	}
 	close(block)
 	wg.Wait()

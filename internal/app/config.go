@@ -59,6 +59,9 @@ type ServerConfig struct {
 	// server's concurrency limit, shared by its priority levels (0: 400
 	// and 200, upstream's defaults).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// RequestTimeout is the API server's deadline for every request but
+	// watches, exec, attach, port-forward, logs and proxies (0: 60s).
+	RequestTimeout time.Duration
 	// Profiling serves /debug/pprof/ on the API server's port.
 	Profiling bool
 

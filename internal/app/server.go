@@ -161,6 +161,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (_ *Server, err error) {
 
 		MaxRequestsInflight:         cfg.MaxRequestsInflight,
 		MaxMutatingRequestsInflight: cfg.MaxMutatingRequestsInflight,
+		RequestTimeout:              cfg.RequestTimeout,
 		Profiling:                   cfg.Profiling,
 		DisableCompressionFor:       cfg.disableCompressionFor,
 	})

@@ -45,6 +45,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown resource", "GET", "/api/v1/namespaces/default/widgets", "", "", 404, metav1.StatusReasonNotFound, ""},
 		{"unknown group", "GET", "/apis/nope.example.com/v1/things", "", "", 404, metav1.StatusReasonNotFound, ""},
 		{"get missing", "GET", pods + "/ghost", "", "", 404, metav1.StatusReasonNotFound, `pods "ghost" not found`},
+		{"bad timeout", "GET", pods + "/ok?timeout=soon", "", "", 400, metav1.StatusReasonBadRequest, "invalid timeout specified in the request URL"},
+		{"past its timeout", "GET", pods + "/ok?timeout=1ns", "", "", 504, metav1.StatusReasonTimeout, "request did not complete within"},
 		{"bad label selector", "GET", pods + "?labelSelector=a%20in%20(", "", "", 400, metav1.StatusReasonBadRequest, ""},
 		{"bad limit", "GET", pods + "?limit=-1", "", "", 400, metav1.StatusReasonBadRequest, ""},
 		{"bad continue", "GET", pods + "?limit=1&continue=garbage", "", "", 400, metav1.StatusReasonBadRequest, ""},
