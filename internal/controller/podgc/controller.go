@@ -3,7 +3,10 @@
 // TerminatedPodThreshold, oldest first; (b) pods bound to a node that no
 // longer exists, forcibly (grace period 0), since no kubelet will ever
 // finish them; (c) terminating pods bound to no node, forcibly, for the
-// same reason.
+// same reason; (d) terminating pods on a node that is not Ready and
+// carries the node.kubernetes.io/out-of-service taint, forcibly: an
+// administrator's word that the node is down for good, so its pods (a
+// StatefulSet's, say) may start elsewhere.
 //
 // As upstream's PodGC: a node is taken as gone only once it has been
 // missing from the node cache for Quarantine (40 s) and a GET confirms it,
@@ -143,6 +146,7 @@ func (c *Controller) collect(ctx context.Context) {
 		return
 	}
 	c.collectTerminated(ctx, pods)
+	c.collectOutOfService(ctx, pods)
 	c.collectOrphaned(ctx, pods)
 	c.collectUnscheduledTerminating(ctx, pods)
 }
@@ -180,6 +184,40 @@ func (c *Controller) collectTerminated(ctx context.Context, pods []*corev1.Pod) 
 		}
 		c.failAndDelete(ctx, p, nil, "terminated pod over the threshold")
 	}
+}
+
+// collectOutOfService deletes the terminating pods of nodes that are not
+// Ready and are tainted out of service.
+func (c *Controller) collectOutOfService(ctx context.Context, pods []*corev1.Pod) {
+	outOfService := map[string]bool{}
+	for _, p := range pods {
+		if ctx.Err() != nil {
+			return
+		}
+		if p.DeletionTimestamp == nil || p.Spec.NodeName == "" ||
+			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		oos, seen := outOfService[p.Spec.NodeName]
+		if !seen {
+			if n, err := c.nodeLister.Get(p.Spec.NodeName); err == nil {
+				oos = !controllerutil.IsNodeReady(n) && hasTaint(n, corev1.TaintNodeOutOfService)
+			}
+			outOfService[p.Spec.NodeName] = oos
+		}
+		if oos {
+			c.failAndDelete(ctx, p, nil, "terminating pod on an out-of-service node")
+		}
+	}
+}
+
+func hasTaint(n *corev1.Node, key string) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // collectOrphaned deletes pods bound to a node that no longer exists. A

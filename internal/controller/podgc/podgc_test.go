@@ -214,3 +214,57 @@ func TestPodsOnDeletedNode(t *testing.T) {
 		t.Errorf("pods %v (%v), want %v", names, err, want)
 	}
 }
+
+// nodeWith creates a node with the given Ready status and taints.
+func nodeWith(t *testing.T, client kubernetes.Interface, name string, ready corev1.ConditionStatus, taints ...corev1.Taint) {
+	t.Helper()
+	ctx := controllertest.Context(t)
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Taints: taints}}
+	n, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create node %s: %v", name, err)
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, LastTransitionTime: metav1.Now()}}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("node %s status: %v", name, err)
+	}
+}
+
+func TestTerminatingPodsOnOutOfServiceNode(t *testing.T) {
+	client, ns := controllertest.Start(t)
+	ctx := controllertest.Context(t)
+	outOfService := corev1.Taint{Key: corev1.TaintNodeOutOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute}
+	nodeWith(t, client, "down", corev1.ConditionFalse, outOfService)
+	nodeWith(t, client, "sick", corev1.ConditionUnknown)
+	nodeWith(t, client, "tainted-but-ready", corev1.ConditionTrue, outOfService)
+	for _, p := range []struct{ name, node string }{
+		{"down-terminating", "down"}, {"down-running", "down"},
+		{"sick-terminating", "sick"}, {"ready-terminating", "tainted-but-ready"},
+	} {
+		createPod(t, client, ns, p.name, p.node, corev1.PodRunning)
+	}
+	// Bound pods deleted gracefully linger, Terminating, until their
+	// kubelet confirms; none will.
+	for _, name := range []string{"down-terminating", "sick-terminating", "ready-terminating"} {
+		if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startController(t, client, 0, time.Minute)
+
+	want := []string{"down-running", "ready-terminating", "sick-terminating"}
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		names, err := podNames(t, client, ns)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(names, want) {
+			return controllertest.Errorf("pods %v, want %v", names, want)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond)
+	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
+		t.Errorf("pods %v (%v), want %v", names, err, want)
+	}
+}
