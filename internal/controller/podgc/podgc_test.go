@@ -81,6 +81,26 @@ func podNames(t *testing.T, client kubernetes.Interface, ns string) ([]string, e
 	return names, nil
 }
 
+// wantPods waits until ns holds exactly the pods named want, and checks
+// that it still does a moment later.
+func wantPods(t *testing.T, client kubernetes.Interface, ns string, want ...string) {
+	t.Helper()
+	controllertest.Eventually(t, 10*time.Second, func() error {
+		names, err := podNames(t, client, ns)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(names, want) {
+			return controllertest.Errorf("pods %v, want %v", names, want)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // and it stays that way
+	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
+		t.Errorf("pods %v (%v), want %v", names, err, want)
+	}
+}
+
 func createNode(t *testing.T, client kubernetes.Interface, name string) {
 	t.Helper()
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -108,21 +128,7 @@ func TestTerminatedPodsOverThreshold(t *testing.T) {
 	startController(t, client, 2, time.Second)
 
 	want := []string{"done-3", "failed-4", "running"}
-	controllertest.Eventually(t, 10*time.Second, func() error {
-		names, err := podNames(t, client, ns)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(names, want) {
-			return controllertest.Errorf("pods %v, want %v", names, want)
-		}
-		return nil
-	})
-	// And it stays that way.
-	time.Sleep(500 * time.Millisecond)
-	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
-		t.Errorf("pods %v (%v), want %v", names, err, want)
-	}
+	wantPods(t, client, ns, want...)
 }
 
 func TestPodsOnDeletedNode(t *testing.T) {
@@ -199,20 +205,7 @@ func TestPodsOnDeletedNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"on-alive", "on-late"}
-	controllertest.Eventually(t, 10*time.Second, func() error {
-		names, err := podNames(t, client, ns)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(names, want) {
-			return controllertest.Errorf("pods %v, want %v", names, want)
-		}
-		return nil
-	})
-	time.Sleep(500 * time.Millisecond)
-	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
-		t.Errorf("pods %v (%v), want %v", names, err, want)
-	}
+	wantPods(t, client, ns, want...)
 }
 
 // nodeWith creates a node with the given Ready status and taints.
@@ -253,18 +246,5 @@ func TestTerminatingPodsOnOutOfServiceNode(t *testing.T) {
 	startController(t, client, 0, time.Minute)
 
 	want := []string{"down-running", "ready-terminating", "sick-terminating"}
-	controllertest.Eventually(t, 10*time.Second, func() error {
-		names, err := podNames(t, client, ns)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(names, want) {
-			return controllertest.Errorf("pods %v, want %v", names, want)
-		}
-		return nil
-	})
-	time.Sleep(500 * time.Millisecond)
-	if names, err := podNames(t, client, ns); err != nil || !slices.Equal(names, want) {
-		t.Errorf("pods %v (%v), want %v", names, err, want)
-	}
+	wantPods(t, client, ns, want...)
 }
