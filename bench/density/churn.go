@@ -95,6 +95,7 @@ func churn(ctx context.Context, src metricsSource, w *podWatch, prof *profiler, 
 		"etcd_latency":              latencies(before.etcd, after.etcd),
 		"etcd_disk":                 diskSummary(before.disk, after.disk),
 		"queue_wait":                latencies(before.queue, after.queue),
+		"api_failures":              increases(before.failed, after.failed),
 	}, nil
 }
 

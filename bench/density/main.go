@@ -283,6 +283,7 @@ func run(bin, out string, cfg config) error {
 	res["etcd_latency"] = latencies(before.etcd, after.etcd)
 	res["etcd_disk"] = diskSummary(before.disk, after.disk)
 	res["queue_wait"] = latencies(before.queue, after.queue)
+	res["api_failures"] = increases(before.failed, after.failed)
 	res["etcd_db_bytes"] = benchutil.EtcdSize(srv.DataDir)
 	res["lists"] = benchutil.KubectlPodLists(srv.Kubeconfig, total, 1)
 	res["commit_time"] = time.Now().UTC().Format(time.RFC3339)

@@ -50,6 +50,10 @@ type histograms struct {
 	// disk: the embedded etcd's disk latencies, {"wal", "fsync"} and
 	// {"backend", "commit"}; empty when its /metrics is not reachable.
 	disk map[histKey]hist
+	// failed counts the API's answers that are not the client's fault
+	// and not success, 429 and 5xx (504: past the request timeout), by
+	// "code verb resource" (apiserver_request_total).
+	failed map[string]float64
 }
 
 // metricsSource is where a run's metrics come from: the API server's
@@ -81,14 +85,11 @@ func scrape(ctx context.Context, src metricsSource) (histograms, error) {
 		sched: parseHistograms(body, "go_sched_latencies_seconds", func(map[string]string) histKey {
 			return histKey{"go", "sched"}
 		}),
+		failed: parseCounters(body, "apiserver_request_total", failedKey),
 		gcCPU: parseCounter(body, "go_cpu_classes_gc_total_cpu_seconds_total"),
 		cpu:   parseCounter(body, "go_cpu_classes_total_cpu_seconds_total"),
 		api: parseHistograms(body, "apiserver_request_duration_seconds", func(l map[string]string) histKey {
-			res := l["resource"]
-			if sub := l["subresource"]; sub != "" && res != "" {
-				res += "/" + sub
-			}
-			return histKey{l["verb"], res}
+			return histKey{l["verb"], resourceLabel(l)}
 		}),
 		etcd: parseHistograms(body, "etcd_request_duration_seconds", func(l map[string]string) histKey {
 			return histKey{l["operation"], l["type"]}
@@ -102,14 +103,31 @@ func scrape(ctx context.Context, src metricsSource) (histograms, error) {
 	}, nil
 }
 
-// parseHistograms reads the bucket lines of the Prometheus text format
-// for the histogram metric, keyed by key(labels); series whose key has no
-// resource are skipped.
-func parseHistograms(body []byte, metric string, key func(labels map[string]string) histKey) map[histKey]hist {
-	out := map[histKey]hist{}
+// failedKey keys apiserver_request_total's 429 and 5xx series by "code
+// verb resource", and skips the others.
+func failedKey(l map[string]string) string {
+	if c := l["code"]; c != "429" && !strings.HasPrefix(c, "5") {
+		return ""
+	}
+	return l["code"] + " " + l["verb"] + " " + resourceLabel(l)
+}
+
+// resourceLabel is a series' resource, with its subresource after a
+// slash.
+func resourceLabel(l map[string]string) string {
+	res := l["resource"]
+	if sub := l["subresource"]; sub != "" && res != "" {
+		res += "/" + sub
+	}
+	return res
+}
+
+// metricLines calls fn with the labels and value of each sample line of
+// the Prometheus text format whose name is exactly name.
+func metricLines(body []byte, name string, fn func(labels map[string]string, val float64)) {
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	prefix := metric + "_bucket{"
+	prefix := name + "{"
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, prefix) {
@@ -130,21 +148,55 @@ func parseHistograms(body []byte, metric string, key func(labels map[string]stri
 		if err != nil {
 			continue
 		}
+		fn(labels, val)
+	}
+}
+
+// parseCounters sums a labelled counter's series by key(labels); series
+// keyed "" are skipped.
+func parseCounters(body []byte, metric string, key func(labels map[string]string) string) map[string]float64 {
+	out := map[string]float64{}
+	metricLines(body, metric, func(l map[string]string, val float64) {
+		if k := key(l); k != "" {
+			out[k] += val
+		}
+	})
+	return out
+}
+
+// increases is after−before of each counter that grew.
+func increases(before, after map[string]float64) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := int(v - before[k]); d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// parseHistograms reads the bucket lines of the Prometheus text format
+// for the histogram metric, keyed by key(labels); series whose key has no
+// resource are skipped.
+func parseHistograms(body []byte, metric string, key func(labels map[string]string) histKey) map[histKey]hist {
+	out := map[histKey]hist{}
+	metricLines(body, metric+"_bucket", func(labels map[string]string, val float64) {
 		le := math.Inf(1)
 		if labels["le"] != "+Inf" {
+			var err error
 			if le, err = strconv.ParseFloat(labels["le"], 64); err != nil {
-				continue
+				return
 			}
 		}
 		k := key(labels)
 		if k.resource == "" {
-			continue
+			return
 		}
 		if out[k] == nil {
 			out[k] = hist{}
 		}
 		out[k][le] += val
-	}
+	})
 	return out
 }
 

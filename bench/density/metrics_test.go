@@ -50,3 +50,27 @@ func TestDiskSummary(t *testing.T) {
 		t.Errorf("slow backend commits, none scraped: %q, want 0 (max ≤ -)", got)
 	}
 }
+
+// The API's failed answers between two scrapes, by code, verb and
+// resource: 429s and 5xx count, success and the client's own errors
+// do not.
+func TestFailedAnswers(t *testing.T) {
+	const before = `apiserver_request_total{code="200",group="coordination.k8s.io",resource="leases",subresource="",verb="update",version="v1"} 500
+apiserver_request_total{code="504",group="",resource="pods",subresource="",verb="list",version="v1"} 1
+`
+	const after = `apiserver_request_total{code="200",group="coordination.k8s.io",resource="leases",subresource="",verb="update",version="v1"} 900
+apiserver_request_total{code="409",group="coordination.k8s.io",resource="leases",subresource="",verb="update",version="v1"} 4
+apiserver_request_total{code="429",group="",resource="pods",subresource="status",verb="patch",version="v1"} 3
+apiserver_request_total{code="504",group="",resource="pods",subresource="",verb="list",version="v1"} 3
+`
+	got := increases(parseCounters([]byte(before), "apiserver_request_total", failedKey), parseCounters([]byte(after), "apiserver_request_total", failedKey))
+	want := map[string]int{"429 patch pods/status": 3, "504 list pods": 2}
+	if len(got) != len(want) {
+		t.Fatalf("failed answers %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("failed answers %v, want %v", got, want)
+		}
+	}
+}
