@@ -71,20 +71,26 @@ func (s *Server) withRequestTimeout(ws *warmStacks) http.Handler {
 		r = r.WithContext(ctx)
 		tw := &timeoutWriter{w: w}
 		j := ws.start(tw, r)
+		var v any
 		select {
-		case v := <-j.done:
-			if v == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				// The handler gave up at the deadline without answering
-				// (flow control stops waiting for a seat then).
-				tw.timeout(func() { s.writeError(w, r, errRequestTimeout) })
-			}
-			ws.done(j, v)
+		case v = <-j.done:
 		case <-ctx.Done():
-			// j is the handler's until it ends: it is not given back.
-			if !tw.timeout(func() { s.writeError(w, r, errRequestTimeout) }) {
-				panic(http.ErrAbortHandler)
+			select {
+			case v = <-j.done: // it finished as the deadline passed
+			default:
+				// j is the handler's until it ends: it is not given back.
+				if !tw.timeout(func() { s.writeError(w, r, errRequestTimeout) }) {
+					panic(http.ErrAbortHandler)
+				}
+				return
 			}
 		}
+		if v == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The handler gave up at the deadline without answering
+			// (flow control stops waiting for a seat then).
+			tw.timeout(func() { s.writeError(w, r, errRequestTimeout) })
+		}
+		ws.done(j, v)
 	})
 }
 
