@@ -86,8 +86,8 @@ func scrape(ctx context.Context, src metricsSource) (histograms, error) {
 			return histKey{"go", "sched"}
 		}),
 		failed: parseCounters(body, "apiserver_request_total", failedKey),
-		gcCPU: parseCounter(body, "go_cpu_classes_gc_total_cpu_seconds_total"),
-		cpu:   parseCounter(body, "go_cpu_classes_total_cpu_seconds_total"),
+		gcCPU:  parseCounter(body, "go_cpu_classes_gc_total_cpu_seconds_total"),
+		cpu:    parseCounter(body, "go_cpu_classes_total_cpu_seconds_total"),
 		api: parseHistograms(body, "apiserver_request_duration_seconds", func(l map[string]string) histKey {
 			return histKey{l["verb"], resourceLabel(l)}
 		}),
