@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-sh/skiff/internal/apiserver/resources"
+	"github.com/skiff-sh/skiff/internal/controller/controllerutil"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -223,7 +224,7 @@ func (s *Server) serveBinding(ctx context.Context, w http.ResponseWriter, r *htt
 			}
 			pod.Annotations[k] = v
 		}
-		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue,
+		controllerutil.SetPodCondition(&pod.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue,
 			LastTransitionTime: metav1.NewTime(s.now())})
 		pod.ResourceVersion = ""
 		return pod, nil
@@ -233,19 +234,6 @@ func (s *Server) serveBinding(ctx context.Context, w http.ResponseWriter, r *htt
 		return
 	}
 	s.writeObject(w, r, http.StatusCreated, &metav1.Status{Status: metav1.StatusSuccess, Code: http.StatusCreated})
-}
-
-func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == c.Type {
-			if pod.Status.Conditions[i].Status == c.Status {
-				c.LastTransitionTime = pod.Status.Conditions[i].LastTransitionTime
-			}
-			pod.Status.Conditions[i] = c
-			return
-		}
-	}
-	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
 // serveEviction deletes a pod on behalf of an eviction. No
